@@ -1,0 +1,93 @@
+//! The GraphQL API: one module per domain, merged into one schema.
+mod auth;
+mod balances;
+pub mod error;
+pub mod http;
+mod operations;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use wharf_core::{auth::Principal, services::Services};
+
+use self::error::{Code, error};
+
+#[derive(MergedObject, Default)]
+pub struct Query(auth::AuthQuery, balances::BalanceQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    auth::AuthMutation,
+    balances::BalanceMutation,
+    operations::OperationsMutation,
+);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(balances::BalanceSubscription);
+
+pub type WharfSchema = Schema<Query, Mutation, Subscription>;
+
+/// The schema without runtime data or limits: what `wharf schema` prints.
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+}
+
+/// The SDL committed as `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().sorted_fields())
+}
+
+/// The serving schema, with services and the configured limits.
+pub fn build(services: Arc<Services>) -> WharfSchema {
+    let limits = services.config.graphql.clone();
+    schema_builder()
+        .data(services)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(8)
+        .extension(async_graphql::extensions::Tracing)
+        .finish()
+}
+
+/// The authenticated caller of this request, if any (set by the HTTP and WebSocket layers).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Option<Principal>);
+
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Services>> {
+    ctx.data::<Arc<Services>>()
+}
+
+pub(crate) fn caller(ctx: &Context<'_>) -> Option<Principal> {
+    ctx.data_opt::<Caller>().and_then(|c| c.0.clone())
+}
+
+pub(crate) fn require_operator(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    match caller(ctx) {
+        Some(Principal::Operator) => Ok(()),
+        Some(Principal::Wallet(_)) => Err(error(Code::Forbidden, "operator access required")),
+        None => Err(error(
+            Code::Unauthenticated,
+            "send the operator API key as a bearer token",
+        )),
+    }
+}
+
+pub(crate) fn require_wallet(
+    ctx: &Context<'_>,
+) -> async_graphql::Result<wharf_core::auth::Address> {
+    match caller(ctx) {
+        Some(Principal::Wallet(address)) => Ok(address),
+        Some(Principal::Operator) => Err(error(
+            Code::Forbidden,
+            "this needs a wallet session, not the operator key",
+        )),
+        None => Err(error(Code::Unauthenticated, "sign in with Ethereum first")),
+    }
+}

@@ -1,0 +1,9 @@
+//! The wharf server: GraphQL, the legacy REST families, health and metrics, and the CLI.
+pub mod cli;
+pub mod graphql;
+pub mod health;
+pub mod metrics;
+pub mod rest;
+pub mod server;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,48 @@
+//! Prometheus metrics: one process-wide recorder, rendered at `/metrics`.
+use std::{sync::OnceLock, time::Instant};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder once per process (tests build many apps in one process).
+pub fn handle() -> PrometheusHandle {
+    let installed = HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok());
+    match installed {
+        Some(handle) => handle.clone(),
+        // Another recorder is installed: render an empty, private one instead of failing.
+        None => PrometheusBuilder::new().build_recorder().handle(),
+    }
+}
+
+pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}
+
+/// Counts requests and records their latency by method, route template and status.
+pub async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("wharf_http_requests_total", &labels).increment(1);
+    metrics::histogram!("wharf_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

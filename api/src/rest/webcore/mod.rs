@@ -1,0 +1,2 @@
+//! The web-core (MetaDisk) families. The token API lives at `/accounts/token`.
+pub mod token;

@@ -1,0 +1,96 @@
+//! Database connection for both modes and the migration entry points.
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use wharf_migration::{Migrator, MigratorTrait};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sea_orm::DbErr),
+    #[error("migration failed: {0}")]
+    Migrate(#[source] sea_orm::DbErr),
+}
+
+/// Connects to SQLite (WAL, generous busy timeout so that concurrent writers queue instead of
+/// failing) or PostgreSQL.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    } else {
+        options.max_connections(32);
+    }
+    Database::connect(options).await.map_err(DbError::Connect)
+}
+
+/// Applies pending migrations. On PostgreSQL the run holds an advisory lock, so several
+/// replicas starting at once apply each migration exactly once.
+pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbError> {
+    with_migration_lock(db, async { Migrator::up(db, None).await }).await
+}
+
+pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbError> {
+    with_migration_lock(db, async { Migrator::down(db, Some(steps)).await }).await
+}
+
+/// Names of applied and pending migrations, in order.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbError> {
+    let applied: Vec<String> = Migrator::get_applied_migrations(db)
+        .await
+        .map_err(DbError::Migrate)?
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| {
+            let name = m.name().to_string();
+            let done = applied.contains(&name);
+            (name, done)
+        })
+        .collect())
+}
+
+/// An arbitrary constant identifying wharf's migration lock among PostgreSQL advisory locks.
+const MIGRATION_LOCK_KEY: i64 = 0x7768_6172_6600_0001;
+
+async fn with_migration_lock<F>(db: &DatabaseConnection, run: F) -> Result<(), DbError>
+where
+    F: Future<Output = Result<(), sea_orm::DbErr>>,
+{
+    if db.get_database_backend() != DbBackend::Postgres {
+        return run.await.map_err(DbError::Migrate);
+    }
+    // Session-level advisory locks belong to one connection, so take and release it on a
+    // dedicated pool connection.
+    let pool = db.get_postgres_connection_pool();
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| DbError::Connect(sea_orm::DbErr::Custom(e.to_string())))?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| DbError::Migrate(sea_orm::DbErr::Custom(e.to_string())))?;
+    let result = run.await.map_err(DbError::Migrate);
+    let unlock = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(&mut *conn)
+        .await;
+    if let Err(e) = unlock {
+        tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the connection");
+    }
+    result
+}

@@ -1,0 +1,191 @@
+//! Background jobs: their definitions, their queue names, and the queue they travel on.
+//!
+//! The backend is chosen once at start-up: apalis-sqlite in `jobs.db` (embedded mode) or
+//! apalis-redis (`REDIS_URL`). Application code pushes through [`JobQueue`] and never names a
+//! backend. Queue names are explicit: `<queue_prefix>.<job queue>`.
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
+use apalis_redis::{ConnectionManager, RedisStorage};
+use apalis_sqlite::{SqlitePool, SqliteStorage};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::config::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("cannot open the job database {path}: {detail}")]
+    OpenSqlite { path: String, detail: String },
+    #[error("cannot connect to Redis: {0}")]
+    ConnectRedis(String),
+    #[error("cannot queue the job: {0}")]
+    Push(String),
+    #[error("the job queue does not answer: {0}")]
+    Unavailable(String),
+}
+
+/// Deletes expired sign-in sessions and unused sign-in nonces. Idempotent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Housekeeping {
+    /// Unix milliseconds when it was requested; for the logs.
+    pub requested_at: i64,
+}
+
+impl Housekeeping {
+    pub const QUEUE: &'static str = "housekeeping";
+}
+
+/// The full queue name of a job queue under a deployment's prefix.
+pub fn queue_name(prefix: &str, queue: &str) -> String {
+    format!("{prefix}.{queue}")
+}
+
+/// Attempts a job gets in all, counting the first (the storage enforces this as well as the
+/// retry layer: apalis-sqlite would otherwise re-run a failed job at once up to 25 times).
+pub fn max_attempts(config: &Config) -> usize {
+    config.jobs.max_retries + 1
+}
+
+/// One job type's storage on whichever backend was chosen.
+pub enum Storage<T> {
+    Sqlite(SqliteStorage<T>),
+    Redis(RedisStorage<T, ConnectionManager>),
+}
+
+impl<T> Clone for Storage<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Storage::Sqlite(s) => Storage::Sqlite(s.clone()),
+            Storage::Redis(r) => Storage::Redis(r.clone()),
+        }
+    }
+}
+
+impl<T> Storage<T>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
+{
+    /// Queues a job and returns its id.
+    pub async fn push(&self, job: T, max_attempts: usize) -> Result<String, JobError> {
+        let id = TaskId::from_ulid(ulid::Ulid::generate());
+        let task = TaskBuilder::new(job)
+            .task_id(id.clone())
+            .max_attempts(max_attempts)
+            .build();
+        match self {
+            Storage::Sqlite(s) => s
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(|e| JobError::Push(e.to_string()))?,
+            Storage::Redis(r) => r
+                .clone()
+                .push_task(task)
+                .await
+                .map_err(|e| JobError::Push(e.to_string()))?,
+        }
+        Ok(id.to_string())
+    }
+}
+
+enum Backend {
+    Sqlite(SqlitePool),
+    Redis(ConnectionManager),
+}
+
+/// The job queue of this process: one storage per job type.
+pub struct JobQueue {
+    backend: Backend,
+    max_attempts: usize,
+    pub housekeeping: Storage<Housekeeping>,
+}
+
+impl JobQueue {
+    pub async fn connect(config: &Config) -> Result<Self, JobError> {
+        let prefix = &config.queue_prefix;
+        let max_attempts = max_attempts(config);
+        match &config.redis_url {
+            Some(url) => {
+                let conn = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    apalis_redis::connect(url.as_str()),
+                )
+                .await
+                .map_err(|_| JobError::ConnectRedis("timed out".into()))?
+                .map_err(|e| JobError::ConnectRedis(e.to_string()))?;
+                let storage = |queue: &str| {
+                    apalis_redis::Config::default()
+                        .queue(queue_name(prefix, queue))
+                        .heartbeat_interval(Duration::from_secs(10))
+                        .missed_heartbeats(3)
+                };
+                Ok(Self {
+                    housekeeping: Storage::Redis(
+                        RedisStorage::new(conn.clone()).with_config(storage(Housekeeping::QUEUE)),
+                    ),
+                    backend: Backend::Redis(conn),
+                    max_attempts,
+                })
+            }
+            None => {
+                let path = config.jobs_db_path();
+                let open_error = |detail: String| JobError::OpenSqlite {
+                    path: path.display().to_string(),
+                    detail,
+                };
+                let pool = SqlitePool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                    .await
+                    .map_err(|e| open_error(e.to_string()))?;
+                SqliteStorage::setup(&pool)
+                    .await
+                    .map_err(|e| open_error(e.to_string()))?;
+                let storage = |queue: &str| {
+                    apalis_sqlite::Config::default()
+                        .queue(queue_name(prefix, queue))
+                        .heartbeat_interval(Duration::from_secs(10))
+                };
+                Ok(Self {
+                    housekeeping: Storage::Sqlite(
+                        SqliteStorage::new(&pool).with_config(storage(Housekeeping::QUEUE)),
+                    ),
+                    backend: Backend::Sqlite(pool),
+                    max_attempts,
+                })
+            }
+        }
+    }
+
+    pub fn is_redis(&self) -> bool {
+        matches!(self.backend, Backend::Redis(_))
+    }
+
+    pub async fn push_housekeeping(&self) -> Result<String, JobError> {
+        let job = Housekeeping {
+            requested_at: crate::time::now_ms(),
+        };
+        self.housekeeping.push(job, self.max_attempts).await
+    }
+
+    /// The readiness check: the backend answers a trivial request.
+    pub async fn check(&self) -> Result<(), JobError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sea_orm::sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| JobError::Unavailable(e.to_string())),
+            Backend::Redis(conn) => {
+                let mut conn = conn.clone();
+                let pong: String = redis::cmd("PING")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| JobError::Unavailable(e.to_string()))?;
+                if pong == "PONG" {
+                    Ok(())
+                } else {
+                    Err(JobError::Unavailable(format!("unexpected reply {pong}")))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Domain services of wharf, shared by the API and the workers.
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod db;
+pub mod jobs;
+pub mod ledger;
+pub mod services;
+pub mod sql;
+pub mod time;

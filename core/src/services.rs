@@ -1,0 +1,75 @@
+//! Everything a process of wharf needs, opened once at start-up: the API and the workers
+//! share this, and nothing downstream branches on the mode.
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    blobs::{BlobError, Blobs},
+    config::Config,
+    db::{self, DbError},
+    jobs::{JobError, JobQueue},
+    ledger::{Ledger, LedgerError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
+    #[error(transparent)]
+    Queue(#[from] JobError),
+    #[error("cannot seed promocode {code}: {source}")]
+    Promocode {
+        code: String,
+        #[source]
+        source: LedgerError,
+    },
+}
+
+pub struct Services {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub ledger: Ledger,
+    pub blobs: Blobs,
+    pub queue: JobQueue,
+}
+
+impl Services {
+    /// Opens the database (applying migrations), the blob store and the job queue.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let db = db::connect(&config.database_url()).await?;
+        db::migrate_up(&db).await?;
+        let blobs = Blobs::local(&config.blob_dir())?;
+        let queue = JobQueue::connect(&config).await?;
+        let ledger = Ledger::new(db.clone());
+        for promo in &config.webcore.promocodes {
+            let max = promo.max_redemptions.map(|m| m.min(i64::MAX as u64) as i64);
+            ledger
+                .put_promocode(&promo.code, promo.bytes as i64, max, true)
+                .await
+                .map_err(|source| StartError::Promocode {
+                    code: promo.code.clone(),
+                    source,
+                })?;
+        }
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            ledger,
+            blobs,
+            queue,
+        })
+    }
+}

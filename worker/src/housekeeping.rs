@@ -1,0 +1,52 @@
+//! Housekeeping: delete expired sign-in sessions and unused sign-in nonces. Queued on demand
+//! (`runHousekeeping`) and run by cron in every worker process; deleting what has expired is
+//! idempotent, so running it twice is harmless.
+use std::{str::FromStr, sync::Arc};
+
+use apalis::prelude::*;
+use apalis_cron::{CronScheduler, Tick};
+use wharf_core::{auth::siwe, jobs::Housekeeping, services::Services, time::now_ms};
+
+use crate::register::{Handler, observed, unique_name};
+
+pub fn handler() -> Handler<Housekeeping> {
+    |job, services, _attempt| Box::pin(run(job, services))
+}
+
+async fn run(job: Housekeeping, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
+    observed(Housekeeping::QUEUE, async move {
+        let purged = siwe::purge_expired(&services.db, now_ms()).await?;
+        tracing::info!(
+            requested_at = job.requested_at,
+            sessions = purged.sessions,
+            nonces = purged.nonces,
+            "housekeeping done"
+        );
+        Ok(())
+    })
+    .await
+}
+
+async fn tick(_tick: Tick, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
+    run(
+        Housekeeping {
+            requested_at: now_ms(),
+        },
+        services,
+    )
+    .await
+}
+
+pub fn register_cron(monitor: Monitor, services: Arc<Services>) -> anyhow::Result<Monitor> {
+    let expression = services.config.jobs.housekeeping_schedule.clone();
+    let schedule = cron::Schedule::from_str(&expression)
+        .map_err(|e| anyhow::anyhow!("jobs.housekeeping_schedule {expression:?}: {e}"))?;
+    let name = unique_name("housekeeping-cron");
+    Ok(monitor.register(move |_| {
+        WorkerBuilder::new(name.clone())
+            .backend(CronScheduler::new(schedule.clone()))
+            .enable_tracing()
+            .data(services.clone())
+            .build(tick)
+    }))
+}

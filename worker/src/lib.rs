@@ -1,0 +1,60 @@
+//! Background workers of wharf. One module per job; [`run`] registers them all on an apalis
+//! Monitor over the queue backend the process was started with, and stops them gracefully.
+pub mod housekeeping;
+pub mod register;
+
+use std::{sync::Arc, time::Duration};
+
+use apalis::prelude::Monitor;
+use wharf_core::{
+    jobs::{Housekeeping, Storage, queue_name},
+    services::Services,
+};
+
+/// Runs every worker until `shutdown` resolves; running jobs then get
+/// `jobs.shutdown_timeout_secs` to finish before they are handed back to the queue.
+pub async fn run(
+    services: Arc<Services>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let config = services.config.clone();
+    let mut monitor =
+        Monitor::new().shutdown_timeout(Duration::from_secs(config.jobs.shutdown_timeout_secs));
+
+    let queue = queue_name(&config.queue_prefix, Housekeeping::QUEUE);
+    monitor = match &services.queue.housekeeping {
+        Storage::Sqlite(s) => register_job!(
+            monitor,
+            queue,
+            s.clone(),
+            housekeeping::handler(),
+            services.clone()
+        ),
+        Storage::Redis(r) => register_job!(
+            monitor,
+            queue,
+            r.clone(),
+            housekeeping::handler(),
+            services.clone()
+        ),
+    };
+    monitor = housekeeping::register_cron(monitor, services.clone())?;
+
+    tracing::info!(
+        backend = if services.queue.is_redis() {
+            "redis"
+        } else {
+            "sqlite"
+        },
+        concurrency = config.jobs.concurrency,
+        "workers started"
+    );
+    monitor
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await?;
+    tracing::info!("workers stopped");
+    Ok(())
+}

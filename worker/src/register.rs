@@ -1,0 +1,102 @@
+//! Registering a job's worker on the Monitor, the same way for every job and backend.
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use apalis::{
+    layers::retry::{
+        BackoffRetryPolicy, HasherRng, RetryPolicy,
+        backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff},
+    },
+    prelude::*,
+};
+use futures::future::BoxFuture;
+use wharf_core::services::Services;
+
+/// A job handler: the job, the process services, and which attempt this is.
+pub type Handler<T> =
+    fn(T, Data<Arc<Services>>, Attempt) -> BoxFuture<'static, Result<(), BoxDynError>>;
+
+/// A worker name unique to this process: apalis-redis tracks in-flight jobs per worker name,
+/// and two processes sharing one would hide each other's crashes.
+pub fn unique_name(queue: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "{queue}-{host}-{}-{}",
+        std::process::id(),
+        ulid::Ulid::generate()
+    )
+}
+
+/// Exponential backoff between attempts: 1 s, 2 s, 4 s ... capped at 5 minutes, with jitter.
+pub fn retry_policy(retries: usize) -> BackoffRetryPolicy<ExponentialBackoff> {
+    let maker = ExponentialBackoffMaker::new(
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+        0.5,
+        HasherRng::default(),
+    );
+    match maker {
+        Ok(mut maker) => RetryPolicy::retries(retries).with_backoff(maker.make_backoff()),
+        // The constants above are valid; this arm only keeps a typo from panicking.
+        Err(_) => {
+            RetryPolicy::retries(0).with_backoff(ExponentialBackoffMaker::default().make_backoff())
+        }
+    }
+}
+
+/// Registers a job's worker for a storage of either backend. A macro rather than a generic
+/// function: apalis' service bounds are concrete per backend, and spelling them out
+/// generically costs more than it explains.
+#[macro_export]
+macro_rules! register_job {
+    ($monitor:expr, $queue:expr, $storage:expr, $handler:expr, $services:expr) => {{
+        use apalis::layers::WorkerBuilderExt as _;
+        use tower::Layer as _;
+        let name = $crate::register::unique_name(&$queue);
+        let backend = $storage;
+        let services = $services;
+        let concurrency = services.config.jobs.concurrency;
+        let retries = services.config.jobs.max_retries;
+        $monitor.register(move |restarts| {
+            if restarts > 0 {
+                tracing::warn!(worker = %name, restarts, "restarting worker");
+            }
+            apalis::prelude::WorkerBuilder::new(name.clone())
+                .backend(backend.clone())
+                .concurrency(concurrency)
+                .retry($crate::register::retry_policy(retries))
+                .enable_tracing()
+                .data(services.clone())
+                // Inside the lifecycle, so that a panicking job ends as Killed instead of
+                // being left Running (the builder's own catch_panic wraps outside it).
+                .build(
+                    apalis::layers::catch_panic::CatchPanicLayer::<_, apalis::prelude::AbortError>::new()
+                        .layer(apalis::prelude::task_fn($handler)),
+                )
+        })
+    }};
+}
+
+/// Runs a job body and records its outcome and duration per queue.
+pub async fn observed<F>(queue: &'static str, body: F) -> Result<(), BoxDynError>
+where
+    F: Future<Output = Result<(), BoxDynError>>,
+{
+    let started = Instant::now();
+    let result = body.await;
+    let outcome = match &result {
+        Ok(()) => "done",
+        Err(e) if e.is::<AbortError>() => "aborted",
+        Err(_) => "failed",
+    };
+    if let Err(e) = &result {
+        tracing::warn!(queue, outcome, error = %e, "job did not succeed");
+    }
+    metrics::counter!("wharf_jobs_total", "queue" => queue, "outcome" => outcome).increment(1);
+    metrics::histogram!("wharf_job_duration_seconds", "queue" => queue)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
