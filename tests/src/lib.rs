@@ -1,1 +1,345 @@
-//! Test harness shared by the end-to-end tests.
+//! Test harness shared by the end-to-end tests: a fresh database per test (SQLite file, or a
+//! new PostgreSQL database when `WHARF_TEST_DATABASE_URL` is set), the Redis queue when
+//! `WHARF_TEST_REDIS_URL` is set (under a queue prefix of its own), the router served
+//! in-process on a free port, and the real `wharf` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod wallet;
+
+use std::{path::PathBuf, process::Stdio, sync::Arc, time::Duration};
+
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::oneshot,
+};
+use wharf_core::{config::Config, services::Services};
+
+pub const WEBCORE_SECRET: &str = "test-webcore-secret";
+pub const ADMIN_KEY: &str = "test-admin-key";
+
+/// Which backends this run uses, for test names in failure messages.
+pub fn backends() -> &'static str {
+    match (
+        std::env::var("WHARF_TEST_DATABASE_URL").is_ok(),
+        std::env::var("WHARF_TEST_REDIS_URL").is_ok(),
+    ) {
+        (true, true) => "postgres+redis",
+        (true, false) => "postgres+sqlite-queue",
+        (false, true) => "sqlite+redis",
+        (false, false) => "sqlite",
+    }
+}
+
+/// A private data directory, database and queue namespace for one test.
+pub struct TestEnv {
+    pub data_dir: TempDir,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub queue_prefix: String,
+    postgres: Option<(String, String)>,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let mut postgres = None;
+        let database_url = match std::env::var("WHARF_TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let name = format!("wharf_t_{}", &id[..16]);
+                let admin = Database::connect(&base).await.unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                admin.close().await.ok();
+                let url = replace_db_name(&base, &name);
+                postgres = Some((base, name));
+                Some(url)
+            }
+            _ => None,
+        };
+        let redis_url = std::env::var("WHARF_TEST_REDIS_URL")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Self {
+            data_dir,
+            database_url,
+            redis_url,
+            queue_prefix: format!("wharf-test-{}", &id[..12]),
+            postgres,
+        }
+    }
+
+    /// Environment for a `wharf` process (or `Config::load_from`) using this test's backends.
+    pub fn vars(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut vars = vec![
+            (
+                "WHARF_DATA_DIR".to_string(),
+                self.data_dir.path().display().to_string(),
+            ),
+            ("WHARF_QUEUE_PREFIX".to_string(), self.queue_prefix.clone()),
+            (
+                "WHARF_WEBCORE_SECRET".to_string(),
+                WEBCORE_SECRET.to_string(),
+            ),
+            ("WHARF_ADMIN_API_KEY".to_string(), ADMIN_KEY.to_string()),
+            ("WHARF_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+            ("WHARF_WORKERS".to_string(), "false".to_string()),
+        ];
+        if let Some(url) = &self.database_url {
+            vars.push(("DATABASE_URL".into(), url.clone()));
+        }
+        if let Some(url) = &self.redis_url {
+            vars.push(("REDIS_URL".into(), url.clone()));
+        }
+        for (k, v) in extra {
+            vars.retain(|(name, _)| name != k);
+            vars.push((k.to_string(), v.to_string()));
+        }
+        vars
+    }
+
+    /// The database URL a `wharf` process with this environment uses.
+    pub fn effective_database_url(&self) -> String {
+        self.config(&[]).database_url()
+    }
+
+    pub fn config(&self, extra: &[(&str, &str)]) -> Config {
+        Config::load_from(None, &self.vars(extra)).unwrap()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside any runtime guarantee: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(&base).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let base = match head.rfind('/') {
+        Some(i) if i > "postgres://".len() => &head[..i],
+        _ => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// The router served in-process on a free port, over real services.
+pub struct TestApp {
+    pub env: TestEnv,
+    pub services: Arc<Services>,
+    pub base: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let env = TestEnv::new().await;
+        let config = env.config(extra);
+        let services = Arc::new(Services::start(config).await.unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = wharf_api::server::router(services.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(wharf_api::server::serve(listener, router, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            env,
+            services,
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Issues an access token through the legacy route.
+    pub async fn new_token(&self) -> String {
+        let body: Value = self
+            .client
+            .post(self.url("/accounts/token/new"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn balance(&self, token: &str) -> i64 {
+        let body: Value = self
+            .client
+            .get(self.url(&format!("/accounts/token/balance/{token}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["balance"].as_i64().unwrap()
+    }
+
+    /// POSTs `{"bytes": bytes}` to deposit or withdraw with the web-core secret.
+    pub async fn move_bytes(&self, action: &str, token: &str, bytes: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(&format!("/accounts/token/{action}/{token}")))
+            .header("Authentication", WEBCORE_SECRET)
+            .json(&json!({ "bytes": bytes }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Runs a GraphQL operation; returns the HTTP status and the body.
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+        bearer: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The first GraphQL error code of a response, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Path of the `wharf` binary built beside this test (cargo test builds it for the api
+/// package's own integration test), or `WHARF_BIN`.
+pub fn wharf_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("WHARF_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join(format!("wharf{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` so that it is built",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `wharf` process.
+pub struct WharfProcess {
+    pub child: Child,
+    /// `http://addr` for `serve`.
+    pub base: Option<String>,
+}
+
+impl WharfProcess {
+    /// Starts `wharf <args>` with `vars` and waits until it says it is ready.
+    pub async fn start(args: &[&str], vars: &[(String, String)], cwd: &std::path::Path) -> Self {
+        let mut child = Command::new(wharf_bin())
+            .args(args)
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "info")
+            .current_dir(cwd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.strip_prefix("wharf listening on ") {
+                    base = Some(addr.trim().to_string());
+                    return true;
+                }
+                if line.starts_with("wharf worker running") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert!(
+            matches!(ready, Ok(true)),
+            "wharf {args:?} did not become ready"
+        );
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, base }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("wharf did not stop after SIGTERM")
+            .unwrap()
+    }
+}

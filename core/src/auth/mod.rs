@@ -2,6 +2,7 @@
 //! sessions, and the operator key.
 pub mod nonce;
 pub mod signature;
+pub mod signed;
 pub mod siwe;
 
 pub use alloy_primitives::Address;

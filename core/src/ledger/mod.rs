@@ -6,7 +6,7 @@ pub mod token;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use wharf_entity::{access_token, ledger_entry, promocode};
 
@@ -87,7 +87,7 @@ impl Ledger {
     pub async fn new_token(&self) -> Result<String, LedgerError> {
         let token = token::generate();
         let now = now_ms();
-        let txn = self.db.begin().await?;
+        let txn = sql::begin_write(&self.db).await?;
         txn.execute_raw(sql::statement(
             &txn,
             "INSERT INTO access_tokens (token, owner_address, created_at) VALUES ($1, NULL, $2)",
@@ -136,7 +136,7 @@ impl Ledger {
         reference: Option<&str>,
     ) -> Result<i64, LedgerError> {
         debug_assert!(kind.is_credit());
-        let txn = self.db.begin().await?;
+        let txn = sql::begin_write(&self.db).await?;
         match credit_in(&txn, token, bytes, kind, reference).await {
             Ok(balance) => {
                 txn.commit().await?;
@@ -161,7 +161,7 @@ impl Ledger {
         if bytes <= 0 {
             return Err(LedgerError::InvalidAmount);
         }
-        let txn = self.db.begin().await?;
+        let txn = sql::begin_write(&self.db).await?;
         let row = txn
             .query_one_raw(sql::statement(
                 &txn,
@@ -186,7 +186,7 @@ impl Ledger {
 
     /// Redeems a promocode for a token, once per (code, token), all in one transaction.
     pub async fn redeem(&self, token: &str, code: &str) -> Result<i64, LedgerError> {
-        let txn = self.db.begin().await?;
+        let txn = sql::begin_write(&self.db).await?;
         match redeem_in(&txn, token, code).await {
             Ok(balance) => {
                 txn.commit().await?;

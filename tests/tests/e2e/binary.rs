@@ -1,0 +1,161 @@
+//! The real `wharf` binary: zero-config start, graceful stop, and a job queued by `serve`
+//! done by a separate `wharf worker` process.
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+use wharf_tests::{ADMIN_KEY, TestEnv, WEBCORE_SECRET, WharfProcess};
+
+#[tokio::test]
+async fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
+    let cwd = tempfile::tempdir().unwrap();
+    // Nothing but a free port and the secret for the admin route.
+    let vars = vec![
+        ("WHARF_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+        (
+            "WHARF_WEBCORE_SECRET".to_string(),
+            WEBCORE_SECRET.to_string(),
+        ),
+    ];
+    let server = WharfProcess::start(&["serve"], &vars, cwd.path()).await;
+    let base = server.base.clone().unwrap();
+    let client = reqwest::Client::new();
+
+    let ready: Value = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ok", "{ready}");
+    for file in ["wharf.db", "jobs.db", "blobs"] {
+        assert!(
+            cwd.path().join("wharf-data").join(file).exists(),
+            "{file} was not created"
+        );
+    }
+
+    let token: Value = client
+        .post(format!("{base}/accounts/token/new"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap();
+    let deposit = client
+        .post(format!("{base}/accounts/token/deposit/{token}"))
+        .header("Authentication", WEBCORE_SECRET)
+        .json(&json!({"bytes": 4096}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deposit.status(), 200);
+    let balance: Value = client
+        .get(format!("{base}/accounts/token/balance/{token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(balance, json!({"balance": 4096}));
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("wharf_http_requests_total"), "{metrics}");
+    assert!(
+        deposit.headers().contains_key("x-request-id"),
+        "responses carry a request id"
+    );
+
+    let status = server.terminate().await;
+    assert!(status.success(), "wharf serve exited with {status}");
+
+    // The data survives a restart.
+    let server = WharfProcess::start(&["serve"], &vars, cwd.path()).await;
+    let base = server.base.clone().unwrap();
+    let balance: Value = client
+        .get(format!("{base}/accounts/token/balance/{token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(balance, json!({"balance": 4096}));
+    assert!(server.terminate().await.success());
+}
+
+#[tokio::test]
+async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
+    let env = TestEnv::new().await;
+    let vars = env.vars(&[
+        ("WHARF_WORKERS", "false"),
+        // Keep the cron out of the way: only the queued job may do the work.
+        ("WHARF_JOBS__HOUSEKEEPING_SCHEDULE", "0 0 0 1 1 *"),
+    ]);
+    let server = WharfProcess::start(&["serve"], &vars, env.data_dir.path()).await;
+    let base = server.base.clone().unwrap();
+
+    // An expired session that only housekeeping removes.
+    let db = Database::connect(env.effective_database_url())
+        .await
+        .unwrap();
+    let backend = db.get_database_backend();
+    db.execute_raw(Statement::from_string(
+        backend,
+        "INSERT INTO sessions (id, address, created_at, expires_at) VALUES ('expired-session', '0x0000000000000000000000000000000000000001', 1, 2)",
+    ))
+    .await
+    .unwrap();
+
+    let client = reqwest::Client::new();
+    let queued: Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"query": "mutation { runHousekeeping }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(queued["data"]["runHousekeeping"].is_string(), "{queued}");
+
+    // serve runs no workers: the job waits.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(count_sessions(&db).await, 1, "serve did the job itself");
+
+    let worker = WharfProcess::start(&["worker"], &vars, env.data_dir.path()).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count_sessions(&db).await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker did not run the job"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(worker.terminate().await.success());
+    assert!(server.terminate().await.success());
+}
+
+async fn count_sessions(db: &sea_orm::DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM sessions WHERE id = 'expired-session'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}

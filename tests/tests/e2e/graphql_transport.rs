@@ -1,0 +1,157 @@
+//! The GraphQL transport: batch and depth limits, GraphiQL, and subscriptions over graphql-ws
+//! authenticated in `connection_init`.
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use wharf_tests::{ADMIN_KEY, TestApp, error_code};
+
+#[tokio::test]
+async fn batches_above_the_limit_are_refused() {
+    let app = TestApp::spawn_with(&[("WHARF_GRAPHQL__MAX_BATCH", "3")]).await;
+    let op = json!({"query": "{ prices { amount } }"});
+    let ok = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!([op, op, op]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.json::<Value>().await.unwrap().as_array().unwrap().len(),
+        3
+    );
+    let refused = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!([op, op, op, op]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        error_code(&refused.json().await.unwrap()),
+        Some("BAD_USER_INPUT")
+    );
+}
+
+#[tokio::test]
+async fn deep_queries_are_refused_before_they_run() {
+    let app = TestApp::spawn_with(&[("WHARF_GRAPHQL__MAX_DEPTH", "5")]).await;
+    let deep =
+        "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }";
+    let (_, body) = app.graphql(deep, json!({}), None).await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("nested too deep"), "{body}");
+}
+
+#[tokio::test]
+async fn oversized_graphql_bodies_are_refused() {
+    let app = TestApp::spawn().await;
+    let huge =
+        json!({"query": format!("{{ prices {{ amount }} }} #{}", "x".repeat(2 * 1024 * 1024))});
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn graphiql_is_served_on_get() {
+    let app = TestApp::spawn().await;
+    let page = app.client.get(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("graphiql"));
+}
+
+async fn ws_connect(
+    app: &TestApp,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("{}/graphql/ws", app.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+}
+
+async fn next_json(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("no message within 10 s")?;
+        match message.ok()? {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn balance_updates_stream_over_graphql_ws() {
+    let app = TestApp::spawn().await;
+    let token = app.new_token().await;
+
+    // A bad token in connection_init ends the connection.
+    let mut socket = ws_connect(&app).await;
+    socket
+        .send(Message::text(
+            json!({"type": "connection_init", "payload": {"authorization": "Bearer nope"}})
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+    let reply = next_json(&mut socket).await;
+    assert!(
+        reply.is_none()
+            || reply
+                .as_ref()
+                .is_some_and(|r| r["type"] != "connection_ack"),
+        "a bad token was acknowledged: {reply:?}"
+    );
+
+    let mut socket = ws_connect(&app).await;
+    socket
+        .send(Message::text(
+            json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {ADMIN_KEY}")}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    socket
+        .send(Message::text(
+            json!({
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription($t: String!) { balanceUpdates(token: $t) }", "variables": {"t": token}}
+            })
+            .to_string(),
+        ))
+        .await
+        .unwrap();
+    let first = next_json(&mut socket).await.unwrap();
+    assert_eq!(first["payload"]["data"]["balanceUpdates"], 0, "{first}");
+    app.move_bytes("deposit", &token, json!(1234)).await;
+    let second = next_json(&mut socket).await.unwrap();
+    assert_eq!(
+        second["payload"]["data"]["balanceUpdates"], 1234,
+        "{second}"
+    );
+}
