@@ -5,3 +5,26 @@ mod balances_graphql;
 mod balances_rest;
 mod binary;
 mod graphql_transport;
+
+/// With `WHARF_TEST_REQUIRE_SCALED=1` (CI's second run) the suite must really be on PostgreSQL
+/// and Redis: a test environment is made and both are reached, and the fact is written to
+/// `WHARF_TEST_MARKER` for CI to check.
+#[tokio::test]
+async fn scaled_backends_are_in_use_when_required() {
+    if std::env::var("WHARF_TEST_REQUIRE_SCALED").as_deref() != Ok("1") {
+        return;
+    }
+    let env = wharf_tests::TestEnv::new().await;
+    let config = env.config(&[]);
+    let services = wharf_core::services::Services::start(config).await.unwrap();
+    assert_eq!(
+        services.db.get_database_backend(),
+        sea_orm::DbBackend::Postgres,
+        "WHARF_TEST_DATABASE_URL must point at PostgreSQL"
+    );
+    assert!(services.queue.is_redis(), "WHARF_TEST_REDIS_URL must be set");
+    services.queue.check().await.unwrap();
+    if let Ok(path) = std::env::var("WHARF_TEST_MARKER") {
+        std::fs::write(path, wharf_tests::backends()).unwrap();
+    }
+}
