@@ -22,7 +22,10 @@ async fn scaled_backends_are_in_use_when_required() {
         sea_orm::DbBackend::Postgres,
         "WHARF_TEST_DATABASE_URL must point at PostgreSQL"
     );
-    assert!(services.queue.is_redis(), "WHARF_TEST_REDIS_URL must be set");
+    assert!(
+        services.queue.is_redis(),
+        "WHARF_TEST_REDIS_URL must be set"
+    );
     services.queue.check().await.unwrap();
     if let Ok(path) = std::env::var("WHARF_TEST_MARKER") {
         std::fs::write(path, wharf_tests::backends()).unwrap();
