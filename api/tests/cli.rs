@@ -1,5 +1,6 @@
 //! The `wharf` binary's command line. (Also makes `cargo test` build the binary that the
 //! end-to-end tests in tests/ start.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::process::Command;
 
 fn wharf(args: &[&str]) -> std::process::Output {

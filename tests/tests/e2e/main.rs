@@ -1,5 +1,6 @@
 //! End-to-end tests of wharf: the router or the real binary against a real database and queue.
 //! `WHARF_TEST_DATABASE_URL` / `WHARF_TEST_REDIS_URL` switch them to PostgreSQL and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 mod auth;
 mod balances_graphql;
 mod balances_rest;
