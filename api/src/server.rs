@@ -11,7 +11,7 @@ use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use wharf_core::services::Services;
 
@@ -62,7 +62,9 @@ pub fn router(services: Arc<Services>) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
                 tracing::info_span!("request", request_id = %request_id, method = %req.method(), uri = %req.uri().path())
-            }),
+            })
+            // One access-log line per request, at info, inside the request's span.
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -85,7 +85,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Requests taking longer are answered 408.
     pub request_timeout_secs: u64,
-    /// Origins allowed by CORS; `["*"]` allows any.
+    /// Origins allowed by CORS; `["*"]` allows any. From the environment: comma-separated.
+    #[serde(deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
 }
 
@@ -371,6 +372,27 @@ impl Config {
     }
 }
 
+/// Accepts a list, or one string of comma-separated items (how lists arrive from the environment).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(d)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
 /// `WHARF_*` variables that are read elsewhere and are not configuration keys.
 fn is_reserved_env(key: &str) -> bool {
     key == "CONFIG"
@@ -462,6 +484,19 @@ mod tests {
             "Redis turns in-process workers off"
         );
         assert_eq!(config.admin_api_key.unwrap().expose(), "k");
+    }
+
+    #[test]
+    fn lists_come_from_the_environment_comma_separated() {
+        let config = load(&[(
+            "WHARF_HTTP__CORS_ALLOWED_ORIGINS",
+            "https://a.example, https://b.example",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.http.cors_allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
     }
 
     #[test]

@@ -290,6 +290,8 @@ pub struct WharfProcess {
     pub child: Child,
     /// `http://addr` for `serve`.
     pub base: Option<String>,
+    /// Every line the process wrote to stdout (its logs) so far.
+    pub output: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl WharfProcess {
@@ -308,8 +310,10 @@ impl WharfProcess {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut base = None;
+        let output = Arc::new(std::sync::Mutex::new(Vec::new()));
         let ready = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
+                output.lock().unwrap().push(line.clone());
                 if let Some(addr) = line.strip_prefix("wharf listening on ") {
                     base = Some(addr.trim().to_string());
                     return true;
@@ -326,8 +330,17 @@ impl WharfProcess {
             "wharf {args:?} did not become ready"
         );
         // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, base }
+        let sink = output.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            base,
+            output,
+        }
     }
 
     /// Sends SIGTERM and waits for the exit status.

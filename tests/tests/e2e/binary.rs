@@ -159,3 +159,41 @@ async fn count_sessions(db: &sea_orm::DatabaseConnection) -> i64 {
         .unwrap();
     row.try_get::<i64>("", "n").unwrap()
 }
+
+#[tokio::test]
+async fn json_logs_name_the_request_id_of_each_request() {
+    let cwd = tempfile::tempdir().unwrap();
+    let vars = vec![
+        ("WHARF_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+        ("WHARF_LOG_FORMAT".to_string(), "json".to_string()),
+    ];
+    let server = WharfProcess::start(&["serve"], &vars, cwd.path()).await;
+    let base = server.base.clone().unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("{base}/accounts/token/prices"))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = server.output.lock().unwrap().iter().any(|line| {
+            serde_json::from_str::<Value>(line)
+                .map(|v| v["span"]["request_id"] == request_id.as_str())
+                .unwrap_or(false)
+        });
+        if found {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no JSON log line names request {request_id}: {:?}",
+            server.output.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(server.terminate().await.success());
+}

@@ -155,3 +155,35 @@ async fn balance_updates_stream_over_graphql_ws() {
         "{second}"
     );
 }
+
+#[tokio::test]
+async fn cors_allows_the_configured_origins_only() {
+    let app =
+        TestApp::spawn_with(&[("WHARF_HTTP__CORS_ALLOWED_ORIGINS", "https://ui.example")]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "content-type,authorization",
+            )
+            .send()
+    };
+    let allowed = preflight("https://ui.example").await.unwrap();
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://ui.example")
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

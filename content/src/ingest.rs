@@ -1,0 +1,118 @@
+//! One pass over a file: its sha256, its UnixFS root and blocks, the CAR v1 body of those
+//! blocks, and the CommP of the file's bytes. Memory stays bounded by one chunk, one link list
+//! per tree level and the CommP segments in flight, whatever the input size.
+use cid::Cid;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    car,
+    commp::{CommP, PieceInfo},
+    unixfs::{Block, FileBuilder, Profile},
+};
+
+pub struct Ingest {
+    sha256: Sha256,
+    file: FileBuilder,
+    commp: CommP,
+    blocks: Vec<Block>,
+    block_count: u64,
+    car_body_bytes: u64,
+}
+
+/// Everything known about a file after one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestSummary {
+    pub size: u64,
+    pub sha256: [u8; 32],
+    pub root: Cid,
+    /// CommP of the file's bytes.
+    pub piece: PieceInfo,
+    pub blocks: u64,
+    /// Bytes of CAR sections written; the CAR is `car::header(&[root])` followed by them.
+    pub car_body_bytes: u64,
+}
+
+impl IngestSummary {
+    pub fn car_header(&self) -> Vec<u8> {
+        car::header(&[self.root])
+    }
+
+    pub fn car_size(&self) -> u64 {
+        self.car_header().len() as u64 + self.car_body_bytes
+    }
+}
+
+impl Ingest {
+    /// `commp_threads` > 1 hashes the CommP tree on that many worker threads.
+    pub fn new(profile: Profile, commp_threads: usize) -> Self {
+        Self {
+            sha256: Sha256::new(),
+            file: FileBuilder::new(profile),
+            commp: CommP::with_threads(commp_threads),
+            blocks: Vec::new(),
+            block_count: 0,
+            car_body_bytes: 0,
+        }
+    }
+
+    /// Feeds bytes; CAR sections of the blocks they complete are appended to `car_out`.
+    pub fn write(&mut self, data: &[u8], car_out: &mut Vec<u8>) {
+        self.sha256.update(data);
+        self.commp.write(data);
+        self.file.write(data, &mut self.blocks);
+        self.drain(car_out);
+    }
+
+    pub fn finish(mut self, car_out: &mut Vec<u8>) -> IngestSummary {
+        let root = self.file.finish(&mut self.blocks);
+        self.file = FileBuilder::cid_only(Profile::KUBO);
+        self.drain(car_out);
+        let piece = self.commp.finish();
+        IngestSummary {
+            size: piece.payload_size,
+            sha256: self.sha256.finalize().into(),
+            root: root.cid,
+            piece,
+            blocks: self.block_count,
+            car_body_bytes: self.car_body_bytes,
+        }
+    }
+
+    fn drain(&mut self, car_out: &mut Vec<u8>) {
+        for block in self.blocks.drain(..) {
+            let before = car_out.len();
+            car::append_section(&block.cid, &block.data, car_out);
+            self.car_body_bytes += (car_out.len() - before) as u64;
+            self.block_count += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{car::CarReader, commp::commp, unixfs::file_cid};
+
+    #[test]
+    fn one_pass_equals_the_separate_computations() {
+        let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 239) as u8).collect();
+        let mut car_body = Vec::new();
+        let mut ingest = Ingest::new(Profile::KUBO, 2);
+        for piece in data.chunks(65_536) {
+            ingest.write(piece, &mut car_body);
+        }
+        let summary = ingest.finish(&mut car_body);
+        assert_eq!(summary.size, data.len() as u64);
+        assert_eq!(summary.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(summary.root, file_cid(Profile::KUBO, &data));
+        assert_eq!(summary.piece, commp(&data));
+        assert_eq!(summary.car_body_bytes, car_body.len() as u64);
+
+        let mut car = summary.car_header();
+        car.extend_from_slice(&car_body);
+        let verified = CarReader::new(&car[..]).unwrap().verify_all().unwrap();
+        assert_eq!(verified.roots, vec![summary.root]);
+        assert_eq!(verified.blocks, summary.blocks);
+        assert_eq!(summary.car_size(), car.len() as u64);
+    }
+}
