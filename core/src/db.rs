@@ -31,7 +31,27 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     } else {
         options.max_connections(32);
     }
-    Database::connect(options).await.map_err(DbError::Connect)
+    match sqlite_path_of_url(url) {
+        // Switching a new file to WAL needs the database to itself: processes opening one
+        // file together take turns.
+        Some(path) => crate::filelock::exclusive(
+            std::path::Path::new(&format!("{path}.migrate-lock")),
+            Database::connect(options),
+        )
+        .await
+        .map_err(|e| DbError::Connect(sea_orm::DbErr::Custom(format!("cannot lock {path}: {e}"))))?
+        .map_err(DbError::Connect),
+        None => Database::connect(options).await.map_err(DbError::Connect),
+    }
+}
+
+/// The file of a `sqlite:` URL, if it names one.
+fn sqlite_path_of_url(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_string())
 }
 
 /// Applies pending migrations. On PostgreSQL the run holds an advisory lock, so several
@@ -69,8 +89,10 @@ async fn with_migration_lock<F>(db: &DatabaseConnection, run: F) -> Result<(), D
 where
     F: Future<Output = Result<(), sea_orm::DbErr>>,
 {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return run.await.map_err(DbError::Migrate);
+    match db.get_database_backend() {
+        DbBackend::Postgres => {}
+        DbBackend::Sqlite => return with_sqlite_file_lock(db, run).await,
+        _ => return run.await.map_err(DbError::Migrate),
     }
     // Session-level advisory locks belong to one connection, so take and release it on a
     // dedicated pool connection.
@@ -93,4 +115,36 @@ where
         tracing::warn!(error = %e, "releasing the migration lock failed; it ends with the connection");
     }
     result
+}
+
+/// SQLite has no advisory locks: processes sharing one database file (serve and worker on one
+/// data dir) serialise their migrations on an OS lock of a file beside it.
+async fn with_sqlite_file_lock<F>(db: &DatabaseConnection, run: F) -> Result<(), DbError>
+where
+    F: Future<Output = Result<(), sea_orm::DbErr>>,
+{
+    let Some(path) = sqlite_file(db) else {
+        return run.await.map_err(DbError::Migrate);
+    };
+    let lock_path = format!("{path}.migrate-lock");
+    crate::filelock::exclusive(std::path::Path::new(&lock_path), run)
+        .await
+        .map_err(|e| {
+            DbError::Migrate(sea_orm::DbErr::Custom(format!(
+                "cannot lock {lock_path}: {e}"
+            )))
+        })?
+        .map_err(DbError::Migrate)
+}
+
+/// The file behind a SQLite connection, if it is not in memory.
+fn sqlite_file(db: &DatabaseConnection) -> Option<String> {
+    let pool = db.get_sqlite_connection_pool();
+    let filename = pool
+        .connect_options()
+        .get_filename()
+        .to_string_lossy()
+        .into_owned();
+    (!filename.is_empty() && filename != ":memory:" && !filename.starts_with("file::memory"))
+        .then_some(filename)
 }

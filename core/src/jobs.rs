@@ -133,12 +133,21 @@ impl JobQueue {
                     path: path.display().to_string(),
                     detail,
                 };
-                let pool = SqlitePool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-                    .await
-                    .map_err(|e| open_error(e.to_string()))?;
-                SqliteStorage::setup(&pool)
-                    .await
-                    .map_err(|e| open_error(e.to_string()))?;
+                // Several processes may share jobs.db: opening it (the switch to WAL) and its
+                // set-up (migrations) take turns.
+                let lock = path.with_extension("db.setup-lock");
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let pool = crate::filelock::exclusive(&lock, async {
+                    let pool = SqlitePool::connect(&url)
+                        .await
+                        .map_err(|e| open_error(e.to_string()))?;
+                    SqliteStorage::setup(&pool)
+                        .await
+                        .map_err(|e| open_error(e.to_string()))?;
+                    Ok::<_, JobError>(pool)
+                })
+                .await
+                .map_err(|e| open_error(e.to_string()))??;
                 let storage = |queue: &str| {
                     apalis_sqlite::Config::default()
                         .queue(queue_name(prefix, queue))

@@ -3,6 +3,7 @@ pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod db;
+pub mod filelock;
 pub mod jobs;
 pub mod ledger;
 pub mod services;

@@ -197,3 +197,21 @@ async fn json_logs_name_the_request_id_of_each_request() {
     }
     assert!(server.terminate().await.success());
 }
+
+#[tokio::test]
+async fn replicas_starting_together_migrate_once() {
+    let env = TestEnv::new().await;
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let config = env.config(&[]);
+            tokio::spawn(async move { wharf_core::services::Services::start(config).await })
+        })
+        .collect();
+    for start in starts {
+        let services = start.await.unwrap().expect("a replica failed to start");
+        let status = wharf_core::db::migration_status(&services.db)
+            .await
+            .unwrap();
+        assert!(status.iter().all(|(_, applied)| *applied), "{status:?}");
+    }
+}
