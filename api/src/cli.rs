@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use wharf_core::{config::Config, db, services::Services};
 
+use crate::tools;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "wharf",
@@ -34,6 +36,34 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Print the UnixFS CID of each file (as `ipfs add --cid-version=1` would).
+    Cid {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// kubo (256 KiB chunks, 174 links), v1-2025 (1 MiB, 1024) or kubo-v0 (CIDv0).
+        #[arg(long, default_value = "kubo")]
+        profile: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the Filecoin piece commitment (CommP) and piece CIDs of a file.
+    Commp {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pack files into a CAR v1 (one file: its DAG; several: a directory of them).
+    Car {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Where to write the CAR.
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        #[arg(long, default_value = "kubo")]
+        profile: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,9 +82,33 @@ pub enum MigrateAction {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Schema = cli.command {
-        println!("{}", crate::graphql::sdl());
-        return ExitCode::SUCCESS;
+    let tool = match &cli.command {
+        Command::Schema => {
+            println!("{}", crate::graphql::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Command::Cid {
+            files,
+            profile,
+            json,
+        } => Some(tools::profile(profile).and_then(|p| tools::cid(files, p, *json))),
+        Command::Commp { file, json } => Some(tools::commp(file, *json)),
+        Command::Car {
+            files,
+            output,
+            profile,
+            json,
+        } => Some(tools::profile(profile).and_then(|p| tools::car(files, output, p, *json))),
+        _ => None,
+    };
+    if let Some(result) = tool {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wharf: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match Config::load() {
         Ok(config) => config,
@@ -89,7 +143,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
         Command::Migrate { action } => migrate(config, action).await,
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Cid { .. } | Command::Commp { .. } | Command::Car { .. } => {
+            Ok(())
+        }
     }
 }
 

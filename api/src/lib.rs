@@ -1,5 +1,6 @@
 //! The wharf server: GraphQL, the legacy REST families, health and metrics, and the CLI.
 pub mod cli;
+pub mod gateway;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
@@ -7,3 +8,4 @@ pub mod rest;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod tools;

@@ -16,7 +16,7 @@ use tower_http::{
 use wharf_core::services::Services;
 
 use crate::{
-    graphql, health, metrics, rest,
+    gateway, graphql, health, metrics, rest,
     state::{App, AppState},
 };
 
@@ -43,6 +43,7 @@ pub fn router(services: Arc<Services>) -> Router {
     Router::new()
         .merge(graphql_routes)
         .merge(rest::webcore::token::router())
+        .merge(gateway::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

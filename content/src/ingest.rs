@@ -10,7 +10,17 @@ use crate::{
     unixfs::{Block, FileBuilder, Profile},
 };
 
+/// Where a block's bytes sit in the CAR body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockLocation {
+    pub cid: Cid,
+    /// Offset of the block bytes (after the section's length and CID) in the CAR body.
+    pub offset: u64,
+    pub length: u64,
+}
+
 pub struct Ingest {
+    locations: Vec<BlockLocation>,
     sha256: Sha256,
     file: FileBuilder,
     commp: CommP,
@@ -46,6 +56,7 @@ impl Ingest {
     /// `commp_threads` > 1 hashes the CommP tree on that many worker threads.
     pub fn new(profile: Profile, commp_threads: usize) -> Self {
         Self {
+            locations: Vec::new(),
             sha256: Sha256::new(),
             file: FileBuilder::new(profile),
             commp: CommP::with_threads(commp_threads),
@@ -63,10 +74,17 @@ impl Ingest {
         self.drain(car_out);
     }
 
-    pub fn finish(mut self, car_out: &mut Vec<u8>) -> IngestSummary {
+    /// Ends the file. The last blocks' sections go to `car_out` and their locations to
+    /// `locations_out`.
+    pub fn finish(
+        mut self,
+        car_out: &mut Vec<u8>,
+        locations_out: &mut Vec<BlockLocation>,
+    ) -> IngestSummary {
         let root = self.file.finish(&mut self.blocks);
         self.file = FileBuilder::cid_only(Profile::KUBO);
         self.drain(car_out);
+        locations_out.append(&mut self.locations);
         let piece = self.commp.finish();
         IngestSummary {
             size: piece.payload_size,
@@ -78,11 +96,23 @@ impl Ingest {
         }
     }
 
+    /// Takes the locations of the blocks written since the last call.
+    pub fn take_locations(&mut self) -> Vec<BlockLocation> {
+        std::mem::take(&mut self.locations)
+    }
+
     fn drain(&mut self, car_out: &mut Vec<u8>) {
         for block in self.blocks.drain(..) {
             let before = car_out.len();
             car::append_section(&block.cid, &block.data, car_out);
-            self.car_body_bytes += (car_out.len() - before) as u64;
+            let written = (car_out.len() - before) as u64;
+            let length = block.data.len() as u64;
+            self.locations.push(BlockLocation {
+                cid: block.cid,
+                offset: self.car_body_bytes + written - length,
+                length,
+            });
+            self.car_body_bytes += written;
             self.block_count += 1;
         }
     }
@@ -98,16 +128,23 @@ mod tests {
         let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 239) as u8).collect();
         let mut car_body = Vec::new();
         let mut ingest = Ingest::new(Profile::KUBO, 2);
+        let mut locations = Vec::new();
         for piece in data.chunks(65_536) {
             ingest.write(piece, &mut car_body);
+            locations.append(&mut ingest.take_locations());
         }
-        let summary = ingest.finish(&mut car_body);
+        let summary = ingest.finish(&mut car_body, &mut locations);
+        assert_eq!(locations.len() as u64, summary.blocks);
         assert_eq!(summary.size, data.len() as u64);
         assert_eq!(summary.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
         assert_eq!(summary.root, file_cid(Profile::KUBO, &data));
         assert_eq!(summary.piece, commp(&data));
         assert_eq!(summary.car_body_bytes, car_body.len() as u64);
 
+        for loc in &locations {
+            let block = &car_body[loc.offset as usize..(loc.offset + loc.length) as usize];
+            crate::car::verify_block(&loc.cid, block, loc.offset).unwrap();
+        }
         let mut car = summary.car_header();
         car.extend_from_slice(&car_body);
         let verified = CarReader::new(&car[..]).unwrap().verify_all().unwrap();

@@ -12,5 +12,5 @@ pub mod varint;
 
 pub use cid::Cid;
 pub use commp::{CommP, PieceInfo};
-pub use ingest::{Ingest, IngestSummary};
+pub use ingest::{BlockLocation, Ingest, IngestSummary};
 pub use unixfs::{Block, DirectoryBuilder, FileBuilder, Profile};

@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod content;
 pub mod db;
 pub mod filelock;
 pub mod jobs;

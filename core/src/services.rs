@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     blobs::{BlobError, Blobs},
     config::Config,
+    content::ContentStore,
     db::{self, DbError},
     jobs::{JobError, JobQueue},
     ledger::{Ledger, LedgerError},
@@ -39,6 +40,7 @@ pub struct Services {
     pub db: DatabaseConnection,
     pub ledger: Ledger,
     pub blobs: Blobs,
+    pub content: ContentStore,
     pub queue: JobQueue,
 }
 
@@ -64,11 +66,13 @@ impl Services {
                     source,
                 })?;
         }
+        let content = ContentStore::new(db.clone(), blobs.clone());
         Ok(Self {
             config: Arc::new(config),
             db,
             ledger,
             blobs,
+            content,
             queue,
         })
     }

@@ -2,6 +2,8 @@
 pub mod access_token;
 pub mod address_nonce;
 pub mod balance;
+pub mod block;
+pub mod car_file;
 pub mod ledger_entry;
 pub mod promocode;
 pub mod promocode_redemption;

@@ -5,6 +5,8 @@ mod auth;
 mod balances_graphql;
 mod balances_rest;
 mod binary;
+mod crosscheck;
+mod gateway;
 mod graphql_transport;
 
 /// With `WHARF_TEST_REQUIRE_SCALED=1` (CI's second run) the suite must really be on PostgreSQL

@@ -1,0 +1,463 @@
+//! The trustless IPFS gateway: `GET`/`HEAD /ipfs/{cid}` serving raw blocks, CARs in DFS
+//! order (`dag-scope=block|entity|all`, no duplicates) and the bytes of UnixFS files
+//! (shared/reference/content-addressing.md §8).
+use std::{collections::HashSet, sync::Arc};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use wharf_content::{Cid, car, dagpb};
+use wharf_core::{
+    content::{BlockKind, ContentError, ContentStore, WalkError, classify},
+    services::Services,
+};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ipfs/{cid}", get(serve))
+        .route("/ipfs/{cid}/{*path}", get(serve_path))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct GatewayQuery {
+    format: Option<String>,
+    #[serde(rename = "dag-scope")]
+    dag_scope: Option<String>,
+    filename: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Raw,
+    Car,
+    Bytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Block,
+    Entity,
+    All,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum GatewayError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("block {0} is not stored here")]
+    NotFound(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            GatewayError::Internal(detail) => {
+                tracing::error!(error = %detail, "gateway failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{self}\n"),
+        )
+            .into_response()
+    }
+}
+
+impl From<ContentError> for GatewayError {
+    fn from(e: ContentError) -> Self {
+        GatewayError::Internal(e.to_string())
+    }
+}
+
+impl From<WalkError> for GatewayError {
+    fn from(e: WalkError) -> Self {
+        match e {
+            WalkError::UnsupportedCodec(_) => GatewayError::NotImplemented(e.to_string()),
+            WalkError::Malformed(_) => GatewayError::Internal(e.to_string()),
+        }
+    }
+}
+
+async fn serve(
+    State(app): State<AppState>,
+    Path(cid): Path<String>,
+    Query(query): Query<GatewayQuery>,
+    headers: HeaderMap,
+) -> Response {
+    respond(app.services.clone(), &cid, None, &query, &headers)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn serve_path(
+    State(app): State<AppState>,
+    Path((cid, path)): Path<(String, String)>,
+    Query(query): Query<GatewayQuery>,
+    headers: HeaderMap,
+) -> Response {
+    respond(app.services.clone(), &cid, Some(&path), &query, &headers)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+fn requested_format(query: &GatewayQuery, headers: &HeaderMap) -> Result<Format, GatewayError> {
+    // The format parameter wins over Accept.
+    if let Some(format) = &query.format {
+        return match format.as_str() {
+            "raw" => Ok(Format::Raw),
+            "car" => Ok(Format::Car),
+            other => Err(GatewayError::BadRequest(format!(
+                "format={other} is not supported; use raw or car"
+            ))),
+        };
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    for item in accept.split(',') {
+        let media = item.split(';').next().unwrap_or("").trim();
+        match media {
+            "application/vnd.ipld.raw" => return Ok(Format::Raw),
+            "application/vnd.ipld.car" => return Ok(Format::Car),
+            _ => {}
+        }
+    }
+    Ok(Format::Bytes)
+}
+
+fn requested_scope(query: &GatewayQuery) -> Result<Scope, GatewayError> {
+    match query.dag_scope.as_deref() {
+        None | Some("all") => Ok(Scope::All),
+        Some("entity") => Ok(Scope::Entity),
+        Some("block") => Ok(Scope::Block),
+        Some(other) => Err(GatewayError::BadRequest(format!(
+            "dag-scope={other} is not one of block, entity, all"
+        ))),
+    }
+}
+
+async fn respond(
+    services: Arc<Services>,
+    cid_text: &str,
+    path: Option<&str>,
+    query: &GatewayQuery,
+    headers: &HeaderMap,
+) -> Result<Response, GatewayError> {
+    let root = Cid::try_from(cid_text)
+        .map_err(|e| GatewayError::BadRequest(format!("{cid_text:?} is not a valid CID: {e}")))?;
+    let format = requested_format(query, headers)?;
+    let scope = requested_scope(query)?;
+    let store = services.content.clone();
+    let path = path.filter(|p| !p.is_empty());
+    if path.is_some() && format == Format::Raw {
+        return Err(GatewayError::BadRequest(
+            "raw blocks are served without a path".into(),
+        ));
+    }
+    let target = match path {
+        Some(path) => resolve_path(&store, root, path).await?,
+        None => root,
+    };
+    let root_block = store
+        .block(&target)
+        .await?
+        .ok_or_else(|| GatewayError::NotFound(target.to_string()))?;
+    let ipfs_path = match path {
+        Some(p) => format!("/ipfs/{root}/{p}"),
+        None => format!("/ipfs/{root}"),
+    };
+    let mut out = HeaderMap::new();
+    put(&mut out, "x-ipfs-path", &ipfs_path);
+    put(&mut out, "x-ipfs-roots", &root.to_string());
+    put(
+        &mut out,
+        header::CACHE_CONTROL.as_str(),
+        "public, max-age=29030400, immutable",
+    );
+    put(&mut out, header::X_CONTENT_TYPE_OPTIONS.as_str(), "nosniff");
+    match format {
+        Format::Raw => {
+            let filename = query
+                .filename
+                .clone()
+                .unwrap_or_else(|| format!("{target}.bin"));
+            put(
+                &mut out,
+                header::CONTENT_TYPE.as_str(),
+                "application/vnd.ipld.raw",
+            );
+            put(
+                &mut out,
+                header::ETAG.as_str(),
+                &format!("\"{target}.raw\""),
+            );
+            put(
+                &mut out,
+                header::CONTENT_DISPOSITION.as_str(),
+                &attachment(&filename),
+            );
+            put(
+                &mut out,
+                header::CONTENT_LENGTH.as_str(),
+                &root_block.len().to_string(),
+            );
+            Ok((StatusCode::OK, out, Body::from(root_block)).into_response())
+        }
+        Format::Car => {
+            let kind = classify(&target, &root_block)?;
+            let filename = query
+                .filename
+                .clone()
+                .unwrap_or_else(|| format!("{target}.car"));
+            let scope_name = match scope {
+                Scope::Block => "block",
+                Scope::Entity => "entity",
+                Scope::All => "all",
+            };
+            put(
+                &mut out,
+                header::CONTENT_TYPE.as_str(),
+                "application/vnd.ipld.car; version=1; order=dfs; dups=n",
+            );
+            put(
+                &mut out,
+                header::ETAG.as_str(),
+                &format!("\"{target}.car.{scope_name}\""),
+            );
+            put(
+                &mut out,
+                header::CONTENT_DISPOSITION.as_str(),
+                &attachment(&filename),
+            );
+            put(&mut out, header::ACCEPT_RANGES.as_str(), "none");
+            let body = stream_car(store, target, root_block, kind, scope);
+            Ok((StatusCode::OK, out, body).into_response())
+        }
+        Format::Bytes => {
+            let kind = classify(&target, &root_block)?;
+            let size = match &kind {
+                BlockKind::Raw => root_block.len() as u64,
+                BlockKind::File { .. } => unixfs_filesize(&root_block).unwrap_or(0),
+                BlockKind::Directory { .. } => {
+                    return Err(GatewayError::NotImplemented(
+                        "directory listings are not served; ask for ?format=car or a path inside"
+                            .into(),
+                    ));
+                }
+                BlockKind::OtherPb { .. } => {
+                    return Err(GatewayError::NotImplemented(
+                        "only UnixFS files and directories are served as bytes".into(),
+                    ));
+                }
+            };
+            put(
+                &mut out,
+                header::CONTENT_TYPE.as_str(),
+                "application/octet-stream",
+            );
+            put(&mut out, header::ETAG.as_str(), &format!("\"{target}\""));
+            put(&mut out, header::CONTENT_LENGTH.as_str(), &size.to_string());
+            if let Some(name) = &query.filename {
+                put(
+                    &mut out,
+                    header::CONTENT_DISPOSITION.as_str(),
+                    &attachment(name),
+                );
+            }
+            let body = stream_file(store, target, root_block);
+            Ok((StatusCode::OK, out, body).into_response())
+        }
+    }
+}
+
+fn put(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(name), Ok(value)) = (
+        http::HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        headers.insert(name, value);
+    }
+}
+
+fn attachment(filename: &str) -> String {
+    let safe: String = filename
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    format!("attachment; filename=\"{safe}\"")
+}
+
+fn unixfs_filesize(block: &[u8]) -> Option<u64> {
+    let node = dagpb::decode_node(block).ok()?;
+    let data = dagpb::decode_unixfs(node.data.as_deref()?).ok()?;
+    data.filesize
+        .or_else(|| data.data.as_ref().map(|d| d.len() as u64))
+}
+
+/// Follows `a/b/c` through UnixFS directories.
+async fn resolve_path(store: &ContentStore, root: Cid, path: &str) -> Result<Cid, GatewayError> {
+    let mut current = root;
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        let block = store
+            .block(&current)
+            .await?
+            .ok_or_else(|| GatewayError::NotFound(current.to_string()))?;
+        if current.codec() != wharf_content::cids::DAG_PB {
+            return Err(GatewayError::NotFound(format!("{current}/{segment}")));
+        }
+        let node = dagpb::decode_node(&block)
+            .map_err(|_| GatewayError::Internal(format!("{current} is not dag-pb")))?;
+        current = node
+            .links
+            .iter()
+            .find(|l| l.name == segment)
+            .map(|l| l.cid)
+            .ok_or_else(|| GatewayError::NotFound(format!("{current}/{segment}")))?;
+    }
+    Ok(current)
+}
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+/// Streams header + blocks in DFS pre-order without duplicates. A missing block ends the
+/// stream with an error: the client sees a truncated CAR, as the spec asks.
+fn stream_car(
+    store: ContentStore,
+    root: Cid,
+    root_block: Bytes,
+    kind: BlockKind,
+    scope: Scope,
+) -> Body {
+    let (tx, rx) = mpsc::channel::<Chunk>(8);
+    tokio::spawn(async move {
+        let send = |bytes: Vec<u8>| tx.send(Ok(Bytes::from(bytes)));
+        if send(car::header(&[root])).await.is_err() {
+            return;
+        }
+        let mut section = Vec::new();
+        car::append_section(&root, &root_block, &mut section);
+        if send(section).await.is_err() {
+            return;
+        }
+        // A directory's entity is the directory node itself, not the files in it.
+        let root_only = matches!(
+            (scope, &kind),
+            (Scope::Block, _) | (Scope::Entity, BlockKind::Directory { .. })
+        );
+        if root_only {
+            return;
+        }
+        let mut seen: HashSet<Cid> = HashSet::from([root]);
+        let mut stack: Vec<Cid> = children_of(&kind).into_iter().rev().collect();
+        while let Some(cid) = stack.pop() {
+            if !seen.insert(cid) {
+                continue;
+            }
+            let block = match store.block(&cid).await {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    let _ = tx
+                        .send(Err(std::io::Error::other(format!("block {cid} missing"))))
+                        .await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, %cid, "reading a block for a CAR failed");
+                    let _ = tx
+                        .send(Err(std::io::Error::other("block read failed")))
+                        .await;
+                    return;
+                }
+            };
+            if let Ok(kind) = classify(&cid, &block) {
+                stack.extend(children_of(&kind).into_iter().rev());
+            }
+            let mut section = Vec::with_capacity(block.len() + 48);
+            car::append_section(&cid, &block, &mut section);
+            if send(section).await.is_err() {
+                return;
+            }
+        }
+    });
+    Body::from_stream(tokio_stream(rx))
+}
+
+fn children_of(kind: &BlockKind) -> Vec<Cid> {
+    match kind {
+        BlockKind::Raw => Vec::new(),
+        BlockKind::File { children, .. }
+        | BlockKind::Directory { children }
+        | BlockKind::OtherPb { children } => children.clone(),
+    }
+}
+
+/// Streams the bytes of a UnixFS file: leaves in order.
+fn stream_file(store: ContentStore, root: Cid, root_block: Bytes) -> Body {
+    let (tx, rx) = mpsc::channel::<Chunk>(4);
+    tokio::spawn(async move {
+        let mut stack: Vec<(Cid, Option<Bytes>)> = vec![(root, Some(root_block))];
+        while let Some((cid, known)) = stack.pop() {
+            let block = match known {
+                Some(b) => b,
+                None => match store.block(&cid).await {
+                    Ok(Some(b)) => b,
+                    _ => {
+                        let _ = tx
+                            .send(Err(std::io::Error::other(format!("block {cid} missing"))))
+                            .await;
+                        return;
+                    }
+                },
+            };
+            match classify(&cid, &block) {
+                Ok(BlockKind::Raw) => {
+                    if tx.send(Ok(block)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(BlockKind::File { children, inline }) => {
+                    if let Some(data) = inline
+                        && !data.is_empty()
+                        && tx.send(Ok(Bytes::from(data))).await.is_err()
+                    {
+                        return;
+                    }
+                    stack.extend(children.into_iter().rev().map(|c| (c, None)));
+                }
+                _ => {
+                    let _ = tx
+                        .send(Err(std::io::Error::other(format!(
+                            "{cid} is not part of a file"
+                        ))))
+                        .await;
+                    return;
+                }
+            }
+        }
+    });
+    Body::from_stream(tokio_stream(rx))
+}
+
+fn tokio_stream(mut rx: mpsc::Receiver<Chunk>) -> impl futures::Stream<Item = Chunk> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
