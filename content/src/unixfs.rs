@@ -448,3 +448,53 @@ mod tests {
         assert_eq!(b.finish(&mut sink).cid, whole);
     }
 }
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+    use crate::dagpb::decode_node;
+
+    /// Root links of a file of `chunks` whole chunks plus `extra` bytes, fed in chunk-sized
+    /// writes of one repeated buffer (content does not matter for the shape).
+    fn root_links(profile: Profile, chunks: usize, extra: usize) -> (Node, usize) {
+        let chunk = vec![0x5au8; profile.chunk_size];
+        let mut builder = FileBuilder::cid_only(profile);
+        let mut out = Vec::new();
+        for _ in 0..chunks {
+            builder.write(&chunk, &mut out);
+            out.clear();
+        }
+        builder.write(&chunk[..extra], &mut out);
+        let root = builder.finish(&mut out);
+        let root_block = out.last().expect("a root block");
+        assert_eq!(root_block.cid, root.cid);
+        (
+            root.clone(),
+            decode_node(&root_block.data).unwrap().links.len(),
+        )
+    }
+
+    #[test]
+    fn kubo_gains_a_level_above_174_chunks() {
+        let p = Profile::KUBO;
+        let (root, links) = root_links(p, 174, 0);
+        assert_eq!((links, root.filesize), (174, 174 * 262_144));
+        let (root, links) = root_links(p, 174, 1);
+        assert_eq!(links, 2, "two subtrees: 174 leaves and 1 leaf");
+        assert_eq!(root.filesize, 174 * 262_144 + 1);
+    }
+
+    #[test]
+    fn v1_2025_gains_a_level_above_1024_chunks() {
+        let p = Profile::V1_2025;
+        let (root, links) = root_links(p, 1024, 0);
+        assert_eq!((links, root.filesize), (1024, 1 << 30));
+        let (_, links) = root_links(p, 1024, 1);
+        assert_eq!(links, 2);
+        let (_, links) = root_links(p, 1023, p.chunk_size - 1);
+        assert_eq!(
+            links, 1024,
+            "chunk - 1 extra bytes is one more leaf, same level"
+        );
+    }
+}
