@@ -72,6 +72,11 @@ pub struct Config {
     pub auth: AuthConfig,
     pub webcore: WebcoreConfig,
     pub jobs: JobsConfig,
+    /// EVM chains on which quotes can be paid.
+    pub chains: Vec<ChainConfig>,
+    /// Storage types offered, with their prices.
+    pub storages: Vec<StorageConfig>,
+    pub dbs: DbsConfig,
     #[serde(skip)]
     pub admin_api_key: Option<Secret>,
     #[serde(skip)]
@@ -147,6 +152,79 @@ pub struct JobsConfig {
     pub shutdown_timeout_secs: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenConfig {
+    pub symbol: String,
+    /// 0x address of the ERC-20 contract.
+    pub address: String,
+    pub decimals: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChainConfig {
+    pub chain_id: u64,
+    pub rpc_url: String,
+    /// File holding the hex private key of the treasury account, which receives payments and
+    /// sends `transferFrom`. Alternatively `WHARF_TREASURY_KEY_<chain_id>` in the environment.
+    #[serde(default)]
+    pub treasury_key_file: Option<std::path::PathBuf>,
+    /// Blocks on top of the payment's block before it counts.
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    #[serde(skip)]
+    pub treasury_key: Option<Secret>,
+}
+
+fn default_confirmations() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageConfig {
+    /// `ipfs` (built in) or a type served by a registered microservice.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    /// Price of one GiB stored for 30 days, per `"<chain_id>:<token symbol>"`, as a decimal
+    /// string in whole tokens (no floating point anywhere in money).
+    #[serde(default)]
+    pub price_per_gib_month: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DbsConfig {
+    /// The address whose signature a microservice registration must carry.
+    pub registration_signer: Option<String>,
+    /// Quotes not uploaded within this many seconds expire.
+    pub quote_ttl_secs: u64,
+    /// Registrations not renewed within this many seconds expire.
+    pub registration_ttl_secs: u64,
+    /// Most files in one quote.
+    pub max_files: usize,
+    /// Most bytes in one quote.
+    pub max_total_bytes: u64,
+    /// Longest storage duration a quote may ask for, in seconds.
+    pub max_duration_secs: u64,
+}
+
+impl Default for DbsConfig {
+    fn default() -> Self {
+        Self {
+            registration_signer: None,
+            quote_ttl_secs: 1800,
+            registration_ttl_secs: 600,
+            max_files: 64,
+            max_total_bytes: 64 * 1024 * 1024 * 1024,
+            // uploader-ui-lib asks for 4,353,545,453 s; leave room above it.
+            max_duration_secs: 10_000_000_000,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -163,6 +241,13 @@ impl Default for Config {
             auth: AuthConfig::default(),
             webcore: WebcoreConfig::default(),
             jobs: JobsConfig::default(),
+            chains: Vec::new(),
+            storages: vec![StorageConfig {
+                kind: "ipfs".into(),
+                description: "Content-addressed storage served by this gateway".into(),
+                price_per_gib_month: Default::default(),
+            }],
+            dbs: DbsConfig::default(),
             admin_api_key: None,
             webcore_secret: None,
         }
@@ -279,6 +364,24 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.admin_api_key = read_secret(&env, "WHARF_ADMIN_API_KEY")?;
         config.webcore_secret = read_secret(&env, "WHARF_WEBCORE_SECRET")?;
+        for chain in &mut config.chains {
+            chain.treasury_key =
+                match read_secret(&env, &format!("WHARF_TREASURY_KEY_{}", chain.chain_id))? {
+                    Some(key) => Some(key),
+                    None => match &chain.treasury_key_file {
+                        Some(path) => Some(Secret::new(
+                            std::fs::read_to_string(path)
+                                .map_err(|source| ConfigError::SecretFile {
+                                    name: path.display().to_string(),
+                                    source,
+                                })?
+                                .trim()
+                                .to_string(),
+                        )),
+                        None => None,
+                    },
+                };
+        }
         config.validate()?;
         Ok(config)
     }
@@ -315,6 +418,7 @@ impl Config {
                 return invalid("webcore.promocodes bytes must be between 1 and 2^63-1");
             }
         }
+        self.validate_payments()?;
         if let Some(url) = &self.database_url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
@@ -332,6 +436,89 @@ impl Config {
         {
             return invalid(
                 "BLOB_STORE_URL must be a file:// URL (S3 stores are not built in yet)",
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_payments(&self) -> Result<(), ConfigError> {
+        use std::str::FromStr;
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        let mut chain_ids = std::collections::BTreeSet::new();
+        for chain in &self.chains {
+            if !chain_ids.insert(chain.chain_id) {
+                return invalid(format!("chain {} is configured twice", chain.chain_id));
+            }
+            if !(chain.rpc_url.starts_with("http://") || chain.rpc_url.starts_with("https://")) {
+                return invalid(format!(
+                    "chains[{}].rpc_url must be an http(s) URL",
+                    chain.chain_id
+                ));
+            }
+            let mut symbols = std::collections::BTreeSet::new();
+            for token in &chain.tokens {
+                if alloy_primitives::Address::from_str(&token.address).is_err() {
+                    return invalid(format!(
+                        "token {} on chain {}: {:?} is not an address",
+                        token.symbol, chain.chain_id, token.address
+                    ));
+                }
+                if token.decimals > 36 || token.symbol.is_empty() || !symbols.insert(&token.symbol)
+                {
+                    return invalid(format!(
+                        "token {:?} on chain {}: symbols must be unique and decimals at most 36",
+                        token.symbol, chain.chain_id
+                    ));
+                }
+            }
+        }
+        let mut kinds = std::collections::BTreeSet::new();
+        for storage in &self.storages {
+            let k = &storage.kind;
+            if k.is_empty()
+                || k.len() > 64
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                || !kinds.insert(k)
+            {
+                return invalid(format!(
+                    "storage type {k:?} must be unique, 1-64 of [A-Za-z0-9_-]"
+                ));
+            }
+            for (key, price) in &storage.price_per_gib_month {
+                let known = key.split_once(':').and_then(|(chain, symbol)| {
+                    let chain: u64 = chain.parse().ok()?;
+                    self.chains
+                        .iter()
+                        .find(|c| c.chain_id == chain)?
+                        .tokens
+                        .iter()
+                        .find(|t| t.symbol == symbol)
+                });
+                if known.is_none() {
+                    return invalid(format!(
+                        "storage {k}: price key {key:?} must be \"<chain_id>:<symbol>\" of a configured token"
+                    ));
+                }
+                if crate::pricing::Decimal::parse(price).is_err() {
+                    return invalid(format!(
+                        "storage {k}: price {price:?} is not a decimal number"
+                    ));
+                }
+            }
+        }
+        if let Some(signer) = &self.dbs.registration_signer
+            && alloy_primitives::Address::from_str(signer).is_err()
+        {
+            return invalid("dbs.registration_signer is not an address".into());
+        }
+        if self.dbs.max_files == 0
+            || self.dbs.max_total_bytes == 0
+            || self.dbs.max_duration_secs == 0
+        {
+            return invalid(
+                "dbs.max_files, max_total_bytes and max_duration_secs must be positive".into(),
             );
         }
         Ok(())
@@ -396,6 +583,7 @@ fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
 /// `WHARF_*` variables that are read elsewhere and are not configuration keys.
 fn is_reserved_env(key: &str) -> bool {
     key == "CONFIG"
+        || key.starts_with("TREASURY_KEY")
         || key.starts_with("ADMIN_API_KEY")
         || key.starts_with("WEBCORE_SECRET")
         || key.starts_with("TEST_")
@@ -505,6 +693,34 @@ mod tests {
         assert!(err.to_string().contains("listen"), "{err}");
         let err = load(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn payment_settings_are_checked_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |text: &str| {
+            let path = dir.path().join("wharf.toml");
+            std::fs::write(&path, text).unwrap();
+            Config::load_from(Some(path.to_str().unwrap()), &[])
+        };
+        let good = r#"
+            [[chains]]
+            chain_id = 1337
+            rpc_url = "http://127.0.0.1:8545"
+            tokens = [{ symbol = "OCEAN", address = "0x5FbDB2315678afecb367f032d93F642f64180aa3", decimals = 18 }]
+            [[storages]]
+            type = "ipfs"
+            price_per_gib_month = { "1337:OCEAN" = "0.5" }
+        "#;
+        let config = write(good).unwrap();
+        assert_eq!(config.chains[0].tokens[0].decimals, 18);
+        assert!(write(&good.replace("1337:OCEAN", "1:OCEAN")).is_err());
+        assert!(write(&good.replace("\"0.5\"", "\"-1\"")).is_err());
+        assert!(
+            write(&good.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x12")).is_err()
+        );
+        let err = write(&good.replace("http://", "ftp://")).unwrap_err();
+        assert!(err.to_string().contains("rpc_url"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod db;
 pub mod filelock;
 pub mod jobs;
 pub mod ledger;
+pub mod pricing;
 pub mod services;
 pub mod sql;
 pub mod time;
