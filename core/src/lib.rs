@@ -11,3 +11,4 @@ pub mod pricing;
 pub mod services;
 pub mod sql;
 pub mod time;
+pub mod uploads;

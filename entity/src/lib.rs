@@ -7,5 +7,8 @@ pub mod car_file;
 pub mod ledger_entry;
 pub mod promocode;
 pub mod promocode_redemption;
+pub mod quote;
+pub mod quote_file;
 pub mod session;
 pub mod siwe_nonce;
+pub mod storage_service;
