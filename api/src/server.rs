@@ -44,6 +44,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .merge(graphql_routes)
         .merge(rest::webcore::token::router())
         .merge(gateway::router())
+        .merge(rest::dbs::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

@@ -1,6 +1,6 @@
 //! Everything a process of wharf needs, opened once at start-up: the API and the workers
 //! share this, and nothing downstream branches on the mode.
-use std::sync::Arc;
+use std::{str::FromStr, sync::Arc};
 
 use sea_orm::DatabaseConnection;
 
@@ -11,6 +11,7 @@ use crate::{
     db::{self, DbError},
     jobs::{JobError, JobQueue},
     ledger::{Ledger, LedgerError},
+    uploads::QuoteService,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,8 @@ pub enum StartError {
     Blobs(#[from] BlobError),
     #[error(transparent)]
     Queue(#[from] JobError),
+    #[error("the treasury key of chain {0} is not a valid hex private key")]
+    TreasuryKey(u64),
     #[error("cannot seed promocode {code}: {source}")]
     Promocode {
         code: String,
@@ -41,6 +44,7 @@ pub struct Services {
     pub ledger: Ledger,
     pub blobs: Blobs,
     pub content: ContentStore,
+    pub quotes: QuoteService,
     pub queue: JobQueue,
 }
 
@@ -67,8 +71,19 @@ impl Services {
                 })?;
         }
         let content = ContentStore::new(db.clone(), blobs.clone());
+        let mut treasuries = std::collections::HashMap::new();
+        for chain in &config.chains {
+            if let Some(key) = &chain.treasury_key {
+                let signer = alloy_signer_local::PrivateKeySigner::from_str(key.expose())
+                    .map_err(|_| StartError::TreasuryKey(chain.chain_id))?;
+                treasuries.insert(chain.chain_id, signer.address());
+            }
+        }
+        let config = Arc::new(config);
+        let quotes = QuoteService::new(config.clone(), db.clone(), treasuries);
         Ok(Self {
-            config: Arc::new(config),
+            config,
+            quotes,
             db,
             ledger,
             blobs,

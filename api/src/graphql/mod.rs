@@ -4,6 +4,7 @@ mod balances;
 pub mod error;
 pub mod http;
 mod operations;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -13,13 +14,18 @@ use wharf_core::{auth::Principal, services::Services};
 use self::error::{Code, error};
 
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, balances::BalanceQuery);
+pub struct Query(
+    auth::AuthQuery,
+    balances::BalanceQuery,
+    uploads::UploadQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
     balances::BalanceMutation,
     operations::OperationsMutation,
+    uploads::UploadMutation,
 );
 
 #[derive(MergedSubscription, Default)]

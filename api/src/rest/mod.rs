@@ -1,3 +1,4 @@
 //! Legacy REST families, each wire-compatible with the service it replaces.
+pub mod dbs;
 pub mod legacy_body;
 pub mod webcore;

@@ -1,0 +1,228 @@
+//! Uploads over GraphQL: storages, quotes (owner-only via the signed-in wallet).
+use std::str::FromStr;
+
+use async_graphql::{
+    Context, InputObject, Object, SimpleObject,
+    connection::{Connection, Edge, EmptyFields},
+};
+use wharf_core::{
+    auth::{Address, Principal},
+    uploads::{Quote, QuoteError, QuoteRequest},
+};
+
+use super::{
+    caller,
+    error::{Code, bad_input, error, internal},
+    require_wallet, services,
+};
+
+#[derive(SimpleObject)]
+pub struct AcceptedToken {
+    /// Token symbol.
+    title: String,
+    /// Token contract address.
+    value: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PaymentOption {
+    chain_id: String,
+    accepted_tokens: Vec<AcceptedToken>,
+}
+
+#[derive(SimpleObject)]
+pub struct Storage {
+    #[graphql(name = "type")]
+    kind: String,
+    description: String,
+    payment: Vec<PaymentOption>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Quote")]
+pub struct QuoteObject {
+    id: String,
+    owner: String,
+    storage: String,
+    chain_id: u64,
+    token_address: String,
+    /// Decimal string in the token's smallest unit.
+    token_amount: String,
+    /// Approve this address to spend `tokenAmount` before uploading.
+    approve_address: String,
+    duration: u64,
+    total_bytes: u64,
+    file_count: u64,
+    /// 1 waiting for files, 100-199 payment, 200-299 payment failed, 300-399 storing,
+    /// 400 done, 401-499 storing failed.
+    status: i32,
+    /// Unix milliseconds.
+    created_at: i64,
+    /// Unix milliseconds; uploads after this are refused.
+    expires_at: i64,
+    /// JSON of what the storage produced (CIDs, deal ids), once done.
+    link: Option<String>,
+}
+
+impl From<Quote> for QuoteObject {
+    fn from(q: Quote) -> Self {
+        Self {
+            owner: format!("{:#x}", q.owner),
+            token_address: q.token_address.to_checksum(None),
+            token_amount: q.token_amount.to_string(),
+            approve_address: q.approve_address.to_checksum(None),
+            chain_id: q.chain_id,
+            duration: q.duration_secs,
+            total_bytes: q.total_bytes,
+            file_count: q.file_count as u64,
+            status: q.status,
+            created_at: q.created_at,
+            expires_at: q.expires_at,
+            link: q.link,
+            storage: q.storage,
+            id: q.id,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateQuoteInput {
+    /// A storage type from `storages`.
+    storage: String,
+    /// Byte length of each file, in upload order.
+    file_lengths: Vec<u64>,
+    /// Seconds to store the files for.
+    duration: u64,
+    chain_id: u64,
+    token_address: String,
+}
+
+fn quote_error(e: QuoteError) -> async_graphql::Error {
+    match e {
+        QuoteError::UnknownStorage => error(Code::NotFound, "chosen storage type does not exist"),
+        QuoteError::Invalid(t) | QuoteError::Unsupported(t) => bad_input(t),
+        QuoteError::NotFound => error(Code::NotFound, "quote does not exist"),
+        QuoteError::Db(db) => internal(db),
+    }
+}
+
+/// Only the quote's owner (or the operator) sees it.
+fn visible(ctx: &Context<'_>, quote: &Quote) -> bool {
+    match caller(ctx) {
+        Some(Principal::Operator) => true,
+        Some(Principal::Wallet(a)) => a == quote.owner,
+        None => false,
+    }
+}
+
+#[derive(Default)]
+pub struct UploadQuery;
+
+#[Object]
+impl UploadQuery {
+    /// Storages on offer and how each can be paid.
+    async fn storages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Storage>> {
+        let offers = services(ctx)?.quotes.offered().await.map_err(internal)?;
+        Ok(offers
+            .into_iter()
+            .map(|o| Storage {
+                kind: o.kind,
+                description: o.description,
+                payment: o
+                    .payment
+                    .into_iter()
+                    .map(|p| PaymentOption {
+                        chain_id: p.chain_id,
+                        accepted_tokens: p
+                            .accepted_tokens
+                            .into_iter()
+                            .map(|t| AcceptedToken {
+                                title: t.title,
+                                value: t.value,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// A quote of the signed-in wallet.
+    async fn quote(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<QuoteObject> {
+        if caller(ctx).is_none() {
+            return Err(error(Code::Unauthenticated, "sign in with Ethereum first"));
+        }
+        let quote = services(ctx)?.quotes.get(&id).await.map_err(quote_error)?;
+        if !visible(ctx, &quote) {
+            // Not found rather than forbidden: quote ids of others are not disclosed.
+            return Err(error(Code::NotFound, "quote does not exist"));
+        }
+        Ok(quote.into())
+    }
+
+    /// Quotes of the signed-in wallet, newest first.
+    async fn quotes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, QuoteObject, EmptyFields, EmptyFields>> {
+        let owner = require_wallet(ctx)?;
+        let first = match first {
+            None => 20,
+            Some(n) if (0..=100).contains(&n) => n as u64,
+            Some(_) => return Err(bad_input("first must be between 0 and 100")),
+        };
+        let before = match &after {
+            Some(cursor) => Some(
+                cursor
+                    .split_once(':')
+                    .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_string())))
+                    .ok_or_else(|| bad_input("after is not a cursor from this connection"))?,
+            ),
+            None => None,
+        };
+        let mut rows = services(ctx)?
+            .quotes
+            .list(&owner, before, first + 1)
+            .await
+            .map_err(quote_error)?;
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|q| {
+            Edge::new(format!("{}:{}", q.created_at, q.id), QuoteObject::from(q))
+        }));
+        Ok(connection)
+    }
+}
+
+#[derive(Default)]
+pub struct UploadMutation;
+
+#[Object]
+impl UploadMutation {
+    /// Prices files for a storage and records the quote for the signed-in wallet.
+    async fn create_quote(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateQuoteInput,
+    ) -> async_graphql::Result<QuoteObject> {
+        let owner = require_wallet(ctx)?;
+        let token = Address::from_str(&input.token_address)
+            .map_err(|_| bad_input("tokenAddress is not an address"))?;
+        let quote = services(ctx)?
+            .quotes
+            .create(QuoteRequest {
+                storage: input.storage,
+                file_lengths: input.file_lengths,
+                duration_secs: input.duration,
+                chain_id: input.chain_id,
+                token_address: token,
+                owner,
+            })
+            .await
+            .map_err(quote_error)?;
+        Ok(quote.into())
+    }
+}
