@@ -109,8 +109,21 @@ impl TestEnv {
         self.config(&[]).database_url()
     }
 
+    /// The configuration a process with this environment loads (`WHARF_CONFIG` in `extra`
+    /// names a wharf.toml).
     pub fn config(&self, extra: &[(&str, &str)]) -> Config {
-        Config::load_from(None, &self.vars(extra)).unwrap()
+        let file = extra
+            .iter()
+            .find(|(k, _)| *k == "WHARF_CONFIG")
+            .map(|(_, v)| *v);
+        Config::load_from(file, &self.vars(extra)).unwrap()
+    }
+
+    /// Writes `toml` as this test's wharf.toml and returns its path.
+    pub fn write_config(&self, toml: &str) -> String {
+        let path = self.data_dir.path().join("wharf.toml");
+        std::fs::write(&path, toml).unwrap();
+        path.display().to_string()
     }
 }
 
@@ -168,8 +181,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        Self::spawn_with_toml(None, extra).await
+    }
+
+    /// With a wharf.toml holding `toml`.
+    pub async fn spawn_with_toml(toml: Option<&str>, extra: &[(&str, &str)]) -> Self {
         let env = TestEnv::new().await;
-        let config = env.config(extra);
+        let mut extra: Vec<(&str, &str)> = extra.to_vec();
+        let path = toml.map(|t| env.write_config(t));
+        if let Some(path) = &path {
+            extra.push(("WHARF_CONFIG", path.as_str()));
+        }
+        let config = env.config(&extra);
         let services = Arc::new(Services::start(config).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

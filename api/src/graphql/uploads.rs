@@ -190,9 +190,10 @@ impl UploadQuery {
         let has_next = rows.len() as u64 > first;
         rows.truncate(first as usize);
         let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|q| {
-            Edge::new(format!("{}:{}", q.created_at, q.id), QuoteObject::from(q))
-        }));
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|q| Edge::new(format!("{}:{}", q.created_at, q.id), QuoteObject::from(q))),
+        );
         Ok(connection)
     }
 }

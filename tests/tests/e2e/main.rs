@@ -8,6 +8,7 @@ mod binary;
 mod crosscheck;
 mod gateway;
 mod graphql_transport;
+mod quotes;
 
 /// With `WHARF_TEST_REQUIRE_SCALED=1` (CI's second run) the suite must really be on PostgreSQL
 /// and Redis: a test environment is made and both are reached, and the fact is written to

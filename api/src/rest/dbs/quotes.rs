@@ -44,7 +44,11 @@ fn whole_number(value: &Value) -> Option<u64> {
     }
 }
 
-pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Reply, Reply> {
+pub async fn create(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Reply, Reply> {
     if !is_json(&headers) {
         let given = headers
             .get(http::header::CONTENT_TYPE)
@@ -58,7 +62,9 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body)
     let body = read_json(body, app.services.config.http.max_body_bytes)
         .await
         .map_err(|e| match e {
-            BodyError::TooLarge => Reply::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large."),
+            BodyError::TooLarge => {
+                Reply::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.")
+            }
             _ => Reply::message(StatusCode::BAD_REQUEST, INVALID_INPUT),
         })?;
     let (Some(kind), Some(files)) = (
@@ -95,7 +101,10 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body)
     let chain_value = payment.get("chainId").cloned().unwrap_or(Value::Null);
     let chain_id = whole_number(&chain_value)
         .ok_or_else(|| Reply::message(StatusCode::BAD_REQUEST, INVALID_INPUT))?;
-    let token_text = payment.get("tokenAddress").and_then(Value::as_str).unwrap_or("");
+    let token_text = payment
+        .get("tokenAddress")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let token = Address::from_str(token_text)
         .map_err(|_| Reply::message(StatusCode::BAD_REQUEST, INVALID_INPUT))?;
     let owner = body
@@ -111,7 +120,12 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body)
         token_address: token,
         owner,
     };
-    let quote = app.services.quotes.create(request).await.map_err(quote_error)?;
+    let quote = app
+        .services
+        .quotes
+        .create(request)
+        .await
+        .map_err(quote_error)?;
     Ok(Reply(
         StatusCode::CREATED,
         json!({
@@ -127,9 +141,10 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body)
 
 pub fn quote_error(e: QuoteError) -> Reply {
     match e {
-        QuoteError::UnknownStorage => {
-            Reply::error(StatusCode::BAD_REQUEST, "Chosen storage type does not exist.")
-        }
+        QuoteError::UnknownStorage => Reply::error(
+            StatusCode::BAD_REQUEST,
+            "Chosen storage type does not exist.",
+        ),
         QuoteError::Invalid(text) | QuoteError::Unsupported(text) => {
             Reply::message(StatusCode::BAD_REQUEST, &text)
         }
@@ -144,7 +159,10 @@ pub struct StatusQuery {
     quote_id: Option<String>,
 }
 
-pub async fn status(State(app): State<AppState>, Query(query): Query<StatusQuery>) -> Result<Reply, Reply> {
+pub async fn status(
+    State(app): State<AppState>,
+    Query(query): Query<StatusQuery>,
+) -> Result<Reply, Reply> {
     let id = query
         .quote_id
         .filter(|q| !q.is_empty() && q.len() <= 64)

@@ -6,7 +6,12 @@ use super::Reply;
 use crate::state::AppState;
 
 pub async fn list(State(app): State<AppState>) -> Result<impl IntoResponse, Reply> {
-    let offers = app.services.quotes.offered().await.map_err(Reply::internal)?;
+    let offers = app
+        .services
+        .quotes
+        .offered()
+        .await
+        .map_err(Reply::internal)?;
     let body: Vec<Value> = offers
         .into_iter()
         .map(|o| json!({"type": o.kind, "description": o.description, "payment": o.payment}))
