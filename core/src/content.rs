@@ -203,6 +203,29 @@ impl ContentStore {
         Ok(())
     }
 
+    /// Removes an imported CAR (its blob, record and block index): for uploads that were
+    /// refused after some of their files had been imported.
+    pub async fn remove_car(&self, car_id: &str) -> Result<(), ContentError> {
+        let car = car_file::Entity::find_by_id(car_id.to_string())
+            .one(&self.db)
+            .await?;
+        self.forget_blocks(car_id).await?;
+        self.db
+            .execute_raw(sql::statement(
+                &self.db,
+                "DELETE FROM car_files WHERE id = $1",
+                [car_id.into()],
+            ))
+            .await?;
+        if let Some(car) = car {
+            match self.blobs.store().delete(&Path::from(car.body_key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// The bytes of a block, checked against its CID.
     pub async fn block(&self, cid: &Cid) -> Result<Option<Bytes>, ContentError> {
         if cid.hash().code() == wharf_content::cids::IDENTITY {

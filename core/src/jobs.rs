@@ -35,6 +35,17 @@ impl Housekeeping {
     pub const QUEUE: &'static str = "housekeeping";
 }
 
+/// Takes a quote whose files were received through payment and storage. Idempotent: each
+/// step records its effect (payment transaction, storage link) and a re-run resumes from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessUpload {
+    pub quote_id: String,
+}
+
+impl ProcessUpload {
+    pub const QUEUE: &'static str = "uploads";
+}
+
 /// The full queue name of a job queue under a deployment's prefix.
 pub fn queue_name(prefix: &str, queue: &str) -> String {
     format!("{prefix}.{queue}")
@@ -98,6 +109,7 @@ pub struct JobQueue {
     backend: Backend,
     max_attempts: usize,
     pub housekeeping: Storage<Housekeeping>,
+    pub uploads: Storage<ProcessUpload>,
 }
 
 impl JobQueue {
@@ -122,6 +134,9 @@ impl JobQueue {
                 Ok(Self {
                     housekeeping: Storage::Redis(
                         RedisStorage::new(conn.clone()).with_config(storage(Housekeeping::QUEUE)),
+                    ),
+                    uploads: Storage::Redis(
+                        RedisStorage::new(conn.clone()).with_config(storage(ProcessUpload::QUEUE)),
                     ),
                     backend: Backend::Redis(conn),
                     max_attempts,
@@ -157,6 +172,9 @@ impl JobQueue {
                     housekeeping: Storage::Sqlite(
                         SqliteStorage::new(&pool).with_config(storage(Housekeeping::QUEUE)),
                     ),
+                    uploads: Storage::Sqlite(
+                        SqliteStorage::new(&pool).with_config(storage(ProcessUpload::QUEUE)),
+                    ),
                     backend: Backend::Sqlite(pool),
                     max_attempts,
                 })
@@ -173,6 +191,13 @@ impl JobQueue {
             requested_at: crate::time::now_ms(),
         };
         self.housekeeping.push(job, self.max_attempts).await
+    }
+
+    pub async fn push_upload(&self, quote_id: &str) -> Result<String, JobError> {
+        let job = ProcessUpload {
+            quote_id: quote_id.to_string(),
+        };
+        self.uploads.push(job, self.max_attempts).await
     }
 
     /// The readiness check: the backend answers a trivial request.

@@ -1,6 +1,7 @@
 //! Domain services of wharf, shared by the API and the workers.
 pub mod auth;
 pub mod blobs;
+pub mod chain;
 pub mod config;
 pub mod content;
 pub mod db;

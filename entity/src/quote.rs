@@ -21,6 +21,8 @@ pub struct Model {
     pub file_count: i32,
     pub status: i32,
     pub payment_tx: Option<String>,
+    /// The signed payment transaction, recorded before it is broadcast.
+    pub payment_raw: Option<String>,
     /// A web-core access token the quote was paid from, instead of a chain payment.
     pub paid_with: Option<String>,
     /// JSON of what the storage backend produced (CIDs, deal ids, transaction ids).

@@ -19,6 +19,7 @@ enum Quotes {
     FileCount,
     Status,
     PaymentTx,
+    PaymentRaw,
     PaidWith,
     Link,
     Failure,
@@ -70,6 +71,7 @@ impl MigrationTrait for Migration {
                     .col(integer(Quotes::FileCount))
                     .col(integer(Quotes::Status))
                     .col(string_len_null(Quotes::PaymentTx, 66))
+                    .col(text_null(Quotes::PaymentRaw))
                     .col(string_len_null(Quotes::PaidWith, 32))
                     .col(text_null(Quotes::Link))
                     .col(text_null(Quotes::Failure))

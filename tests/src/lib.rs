@@ -4,6 +4,7 @@
 //! in-process on a free port, and the real `wharf` binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chain;
 pub mod wallet;
 
 use std::{path::PathBuf, process::Stdio, sync::Arc, time::Duration};
@@ -173,6 +174,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    worker_stop: Option<oneshot::Sender<()>>,
 }
 
 impl TestApp {
@@ -210,7 +212,17 @@ impl TestApp {
                 .build()
                 .unwrap(),
             stop: Some(stop),
+            worker_stop: None,
         }
+    }
+
+    /// Runs the workers in this process until the app is dropped.
+    pub fn spawn_workers(&mut self) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(wharf_worker::run(self.services.clone(), async move {
+            let _ = stopped.await;
+        }));
+        self.worker_stop = Some(stop);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -283,7 +295,49 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(stop) = self.worker_stop.take() {
+            let _ = stop.send(());
+        }
     }
+}
+
+/// Installs the npm test peers (tests/js/package-lock.json) once.
+pub fn ensure_npm_packages() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
+        let ready = [
+            "@ipld/car",
+            "ipfs-unixfs-importer",
+            "@web3-storage/data-segment",
+            "ganache",
+            "solc",
+        ]
+        .iter()
+        .all(|p| js.join("node_modules").join(p).exists());
+        if ready {
+            return;
+        }
+        // A file lock: several test binaries may start at once.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(js.join(".npm-install.lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        let ready = ["@ipld/car", "ganache"]
+            .iter()
+            .all(|p| js.join("node_modules").join(p).exists());
+        if !ready {
+            let status = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&js)
+                .status()
+                .expect("npm is installed");
+            assert!(status.success(), "npm ci failed in tests/js");
+        }
+    });
 }
 
 /// The first GraphQL error code of a response, if any.

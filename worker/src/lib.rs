@@ -2,12 +2,13 @@
 //! Monitor over the queue backend the process was started with, and stops them gracefully.
 pub mod housekeeping;
 pub mod register;
+pub mod uploads;
 
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::Monitor;
 use wharf_core::{
-    jobs::{Housekeeping, Storage, queue_name},
+    jobs::{Housekeeping, ProcessUpload, Storage, queue_name},
     services::Services,
 };
 
@@ -35,6 +36,23 @@ pub async fn run(
             queue,
             r.clone(),
             housekeeping::handler(),
+            services.clone()
+        ),
+    };
+    let queue = queue_name(&config.queue_prefix, ProcessUpload::QUEUE);
+    monitor = match &services.queue.uploads {
+        Storage::Sqlite(s) => register_job!(
+            monitor,
+            queue,
+            s.clone(),
+            uploads::handler(),
+            services.clone()
+        ),
+        Storage::Redis(r) => register_job!(
+            monitor,
+            queue,
+            r.clone(),
+            uploads::handler(),
             services.clone()
         ),
     };

@@ -1,6 +1,7 @@
 //! Uploads: storages on offer, priced quotes, and (in the worker) payment and storing.
 pub mod quotes;
 pub mod storages;
+pub mod upload;
 
 pub use quotes::{Quote, QuoteError, QuoteRequest, QuoteService};
 pub use storages::{PaymentOption, StorageOffer};

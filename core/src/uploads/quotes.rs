@@ -108,6 +108,10 @@ impl QuoteService {
         }
     }
 
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     pub fn treasury(&self, chain_id: u64) -> Option<Address> {
         self.treasuries.get(&chain_id).copied()
     }

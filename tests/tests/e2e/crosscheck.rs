@@ -8,27 +8,10 @@ use std::{
 };
 
 use serde_json::Value;
-use wharf_tests::wharf_bin;
+use wharf_tests::{ensure_npm_packages, wharf_bin};
 
 fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
-fn ensure_npm_packages() {
-    if js_dir().join("node_modules/@ipld/car").exists()
-        && js_dir().join("node_modules/ipfs-unixfs-importer").exists()
-        && js_dir()
-            .join("node_modules/@web3-storage/data-segment")
-            .exists()
-    {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(js_dir())
-        .status()
-        .expect("npm is installed");
-    assert!(status.success(), "npm ci failed in tests/js");
 }
 
 /// Deterministic bytes that do not repeat within a chunk (xorshift).

@@ -9,6 +9,7 @@ mod crosscheck;
 mod gateway;
 mod graphql_transport;
 mod quotes;
+mod uploads;
 
 /// With `WHARF_TEST_REQUIRE_SCALED=1` (CI's second run) the suite must really be on PostgreSQL
 /// and Redis: a test environment is made and both are reached, and the fact is written to

@@ -2,6 +2,7 @@
 //! with uploader.js (shared/reference/dbs-uploader.md). Plain messages are JSON strings.
 pub mod quotes;
 pub mod storages;
+pub mod upload;
 
 use axum::{
     Json, Router,
@@ -18,6 +19,13 @@ pub fn router() -> Router<AppState> {
         .route("/", get(storages::list))
         .route("/getQuote", axum::routing::post(quotes::create))
         .route("/getStatus", get(quotes::status).post(quotes::status))
+        .route("/getLink", get(upload::link).post(upload::link))
+        .route(
+            "/upload",
+            axum::routing::post(upload::upload)
+                // Files are bounded by their quoted lengths while they stream.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
 }
 
 /// A DBS answer: a status and a JSON body (often a bare JSON string).

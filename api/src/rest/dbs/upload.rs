@@ -1,0 +1,209 @@
+//! `POST /upload?quoteId&nonce&signature` (multipart) and `GET|POST /getLink`: the quote's
+//! owner sends the files; each streams through the content-addressing engine into the blob
+//! store, checked against the quoted length, and the worker takes over.
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use futures::TryStreamExt;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_util::io::StreamReader;
+use wharf_content::Profile;
+use wharf_core::{
+    content::ContentError,
+    uploads::{
+        status,
+        upload::{ReceivedFile, UploadError, verify_owner},
+    },
+};
+
+use super::{Reply, quotes::quote_error};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct SignedQuery {
+    #[serde(rename = "quoteId")]
+    quote_id: Option<String>,
+    nonce: Option<String>,
+    signature: Option<String>,
+}
+
+fn upload_error(e: UploadError) -> Reply {
+    let message = |s: StatusCode, t: &str| Reply::message(s, t);
+    match e {
+        UploadError::NotFound => message(StatusCode::NOT_FOUND, "Quote does not exist."),
+        UploadError::BadSignature => message(StatusCode::BAD_REQUEST, "Invalid signature."),
+        UploadError::WrongSigner => message(StatusCode::FORBIDDEN, "Invalid signature."),
+        UploadError::BadNonce => message(StatusCode::BAD_REQUEST, "Nonce value invalid."),
+        UploadError::Expired => message(
+            StatusCode::BAD_REQUEST,
+            "Quote already expired, please create a new one.",
+        ),
+        UploadError::AlreadyUploaded => message(StatusCode::BAD_REQUEST, "Files already uploaded."),
+        UploadError::NotDone => message(StatusCode::BAD_REQUEST, "Upload not completed yet."),
+        UploadError::Db(db) => Reply::internal(db),
+    }
+}
+
+/// The quote id, then nonce and signature, in the order upstream checked them.
+fn signed_params(query: SignedQuery) -> Result<(String, String, String), Reply> {
+    let quote_id = query
+        .quote_id
+        .filter(|q| !q.is_empty() && q.len() <= 64)
+        .ok_or_else(|| Reply::message(StatusCode::NOT_FOUND, "Quote does not exist."))?;
+    match (query.nonce, query.signature) {
+        (Some(n), Some(s)) if !n.is_empty() && !s.is_empty() => Ok((quote_id, n, s)),
+        _ => Err(Reply::message(
+            StatusCode::BAD_REQUEST,
+            "Missing query parameters.",
+        )),
+    }
+}
+
+pub async fn upload(
+    State(app): State<AppState>,
+    Query(query): Query<SignedQuery>,
+    request: Request,
+) -> Result<Reply, Reply> {
+    let services = app.services.clone();
+    let (quote_id, nonce, signature) = signed_params(query)?;
+    let limit = services.config.dbs.max_total_bytes.saturating_add(16 << 20);
+    let declared = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(Reply::message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body too large.",
+        ));
+    }
+    // Unknown quotes are 404 before anything else.
+    services.quotes.get(&quote_id).await.map_err(quote_error)?;
+    let quote = services
+        .quotes
+        .begin_upload(&quote_id, &nonce, &signature)
+        .await
+        .map_err(upload_error)?;
+    let files = services
+        .quotes
+        .files(&quote.id)
+        .await
+        .map_err(quote_error)?;
+    let mut received: Vec<ReceivedFile> = Vec::new();
+    let result = receive(&app, request, &files, &mut received).await;
+    if let Err(reply) = result {
+        // Nothing is kept of a refused upload, and the quote can be uploaded again.
+        for file in &received {
+            if let Err(e) = services.content.remove_car(&file.car_id).await {
+                tracing::warn!(error = %e, car = %file.car_id, "cleaning up a refused upload failed");
+            }
+        }
+        if let Err(e) = services.quotes.abandon_upload(&quote.id).await {
+            tracing::error!(error = %e, quote = %quote.id, "releasing a quote failed");
+        }
+        return Err(reply);
+    }
+    services
+        .quotes
+        .finish_upload(&quote, &received)
+        .await
+        .map_err(Reply::internal)?;
+    services
+        .queue
+        .push_upload(&quote.id)
+        .await
+        .map_err(Reply::internal)?;
+    Ok(Reply::message(StatusCode::OK, "File upload succeeded."))
+}
+
+async fn receive(
+    app: &AppState,
+    request: Request,
+    quoted: &[wharf_entity::quote_file::Model],
+    received: &mut Vec<ReceivedFile>,
+) -> Result<(), Reply> {
+    let bad = |t: &str| Reply::message(StatusCode::BAD_REQUEST, t);
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|_| bad("No file sent alongside the request."))?;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return Err(bad("The upload was cut off or is not valid multipart.")),
+        };
+        let name = field.file_name().map(str::to_string);
+        if name.is_none() {
+            // A plain form field: not a file. Skip it, but do not let it be large.
+            let mut seen = 0usize;
+            let mut field = field;
+            while let Ok(Some(chunk)) = field.chunk().await {
+                seen += chunk.len();
+                if seen > 64 * 1024 {
+                    return Err(bad("Form fields other than files must be small."));
+                }
+            }
+            continue;
+        }
+        let Some(expected) = quoted.get(received.len()) else {
+            return Err(bad("More files than the quote was made for."));
+        };
+        let expected_len = expected.length as u64;
+        let reader = StreamReader::new(field.map_err(std::io::Error::other));
+        let imported = app
+            .services
+            .content
+            .import(reader, Profile::KUBO, Some(expected_len))
+            .await
+            .map_err(|e| match e {
+                ContentError::TooLarge { .. } => bad("File sizes differ from the quote."),
+                ContentError::Read(_) => bad("The upload was cut off or is not valid multipart."),
+                other => Reply::internal(other),
+            })?;
+        let summary = imported.summary;
+        received.push(ReceivedFile {
+            name: name.map(|n| n.chars().take(255).collect()),
+            length: summary.size,
+            cid: summary.root.to_string(),
+            car_id: imported.car_id,
+            sha256: hex::encode(summary.sha256),
+            piece_cid: summary.piece.cid_v1().to_string(),
+        });
+        if summary.size != expected_len {
+            return Err(bad("File sizes differ from the quote."));
+        }
+    }
+    if received.is_empty() {
+        return Err(bad("No file sent alongside the request."));
+    }
+    if received.len() != quoted.len() {
+        return Err(bad("Fewer files than the quote was made for."));
+    }
+    Ok(())
+}
+
+pub async fn link(
+    State(app): State<AppState>,
+    Query(query): Query<SignedQuery>,
+) -> Result<Reply, Reply> {
+    let (quote_id, nonce, signature) = signed_params(query)?;
+    let quote = app
+        .services
+        .quotes
+        .get(&quote_id)
+        .await
+        .map_err(quote_error)?;
+    verify_owner(&app.services.db, &quote, &nonce, &signature)
+        .await
+        .map_err(upload_error)?;
+    if quote.status != status::DONE {
+        return Err(upload_error(UploadError::NotDone));
+    }
+    let link: Value = quote
+        .link
+        .as_deref()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Array(Vec::new()));
+    Ok(Reply(StatusCode::OK, link))
+}

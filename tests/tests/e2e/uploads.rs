@@ -1,0 +1,404 @@
+//! The whole upload: quote -> approve -> upload -> worker pays on a real chain -> stored ->
+//! getLink -> served by the gateway. And everything that must go wrong cleanly.
+use std::time::Duration;
+
+use alloy_primitives::U256;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wharf_core::uploads::upload::signed_text;
+use wharf_tests::{
+    TestApp,
+    chain::{self, Chain},
+    wallet::Wallet,
+};
+
+fn config(chain: &Chain, extra: &str) -> String {
+    format!(
+        r#"
+[[chains]]
+chain_id = 1337
+rpc_url = "{url}"
+confirmations = 1
+tokens = [{{ symbol = "OCEAN", address = "{token}", decimals = 18 }}]
+
+[[storages]]
+type = "ipfs"
+description = "Content-addressed storage served by this gateway"
+price_per_gib_month = {{ "1337:OCEAN" = "0.5" }}
+{extra}
+"#,
+        url = chain.url,
+        token = chain.token
+    )
+}
+
+async fn app(chain: &Chain, extra: &str) -> TestApp {
+    let mut app = TestApp::spawn_with_toml(
+        Some(&config(chain, extra)),
+        &[("WHARF_TREASURY_KEY_1337", chain::KEYS[chain::TREASURY])],
+    )
+    .await;
+    app.spawn_workers();
+    app
+}
+
+fn user(index: usize) -> Wallet {
+    Wallet {
+        signer: chain::signer(index),
+    }
+}
+
+async fn quote(app: &TestApp, chain: &Chain, owner: &Wallet, lengths: &[usize]) -> (String, U256) {
+    let body = json!({
+        "type": "ipfs",
+        "files": lengths.iter().map(|l| json!({"length": l})).collect::<Vec<_>>(),
+        "duration": 2_592_000,
+        "payment": {"chainId": "1337", "tokenAddress": chain.token.to_string()},
+        "userAddress": owner.address().to_checksum(None),
+    });
+    let response = app
+        .client
+        .post(app.url("/getQuote"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let q: Value = response.json().await.unwrap();
+    (
+        q["quoteId"].as_str().unwrap().to_string(),
+        U256::from_str_radix(q["tokenAmount"].as_str().unwrap(), 10).unwrap(),
+    )
+}
+
+const BOUNDARY: &str = "wharf-test-boundary-7MA4YWxkTrZu0gW";
+
+fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, (name, data)) in files.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file{}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                i + 1
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+fn signed_query(quote_id: &str, wallet: &Wallet, nonce: u64) -> String {
+    let signature = wallet.personal_sign(signed_text(quote_id, &nonce.to_string()).as_bytes());
+    format!("quoteId={quote_id}&nonce={nonce}&signature={signature}")
+}
+
+async fn upload(app: &TestApp, query: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(&format!("/upload?{query}")))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(multipart(files))
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn status_of(app: &TestApp, quote_id: &str) -> i64 {
+    let body: Value = app
+        .client
+        .get(app.url(&format!("/getStatus?quoteId={quote_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["status"].as_i64().unwrap()
+}
+
+/// Waits until the quote leaves the in-progress statuses.
+async fn settled(app: &TestApp, quote_id: &str) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let s = status_of(app, quote_id).await;
+        if ![1, 2, 100, 101, 300].contains(&s) {
+            return s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "quote {quote_id} stuck at {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn nonce() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test]
+async fn quote_approve_upload_pay_store_link_and_serve() {
+    let chain = Chain::start().await;
+    let app = app(&chain, "").await;
+    let alice = user(1);
+    let treasury = chain::signer(chain::TREASURY).address();
+    let big: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
+    let small = b"hello wharf".to_vec();
+    let (quote_id, amount) = quote(&app, &chain, &alice, &[big.len(), small.len()]).await;
+    assert!(amount > U256::ZERO);
+
+    chain.approve(1, treasury, amount).await;
+    let treasury_before = chain.balance(treasury).await;
+    let alice_before = chain.balance(alice.address()).await;
+
+    let (status, body) = upload(
+        &app,
+        &signed_query(&quote_id, &alice, nonce()),
+        &[("big.bin", &big), ("hello.txt", &small)],
+    )
+    .await;
+    assert_eq!((status, body), (200, json!("File upload succeeded.")));
+    assert_eq!(settled(&app, &quote_id).await, 400);
+
+    // Exactly the quoted amount moved, in exactly one transfer.
+    assert_eq!(chain.balance(treasury).await, treasury_before + amount);
+    assert_eq!(chain.balance(alice.address()).await, alice_before - amount);
+    assert_eq!(
+        chain.transfers(alice.address(), treasury).await,
+        vec![amount]
+    );
+
+    let link_query = signed_query(&quote_id, &alice, nonce() + 1);
+    let link: Value = app
+        .client
+        .get(app.url(&format!("/getLink?{link_query}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let links = link.as_array().unwrap();
+    assert_eq!(links.len(), 2);
+    let small_cid = wharf_content::unixfs::file_cid(wharf_content::Profile::KUBO, &small);
+    assert_eq!(links[1]["cid"], small_cid.to_string().as_str());
+    for (link, data) in links.iter().zip([&big, &small]) {
+        assert_eq!(link["type"], "ipfs");
+        let cid = link["cid"].as_str().unwrap();
+        let served = app
+            .client
+            .get(app.url(&format!("/ipfs/{cid}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(served.status(), 200);
+        assert_eq!(&served.bytes().await.unwrap()[..], &data[..]);
+    }
+    // The same nonce again is a replay.
+    let replay = app
+        .client
+        .get(app.url(&format!("/getLink?{link_query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    assert_eq!(
+        replay.json::<Value>().await.unwrap(),
+        json!("Nonce value invalid.")
+    );
+}
+
+#[tokio::test]
+async fn payment_failures_end_in_their_status_with_nothing_stored() {
+    let chain = Chain::start().await;
+    let app = app(&chain, "").await;
+    let treasury = chain::signer(chain::TREASURY).address();
+    let data = b"pay me".to_vec();
+    let cid = wharf_content::unixfs::file_cid(wharf_content::Profile::KUBO, &data);
+
+    // No allowance: 201.
+    let alice = user(2);
+    let (q1, _) = quote(&app, &chain, &alice, &[data.len()]).await;
+    let (status, _) = upload(&app, &signed_query(&q1, &alice, nonce()), &[("a", &data)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(settled(&app, &q1).await, 201);
+
+    // Allowance but no balance: 202 (Carol gives all her tokens away first).
+    let carol = user(7);
+    let (q2, amount) = quote(&app, &chain, &carol, &[data.len()]).await;
+    chain.approve(7, treasury, amount).await;
+    let everything = chain.balance(carol.address()).await;
+    chain
+        .transfer(7, chain::signer(8).address(), everything)
+        .await;
+    let (status, _) = upload(&app, &signed_query(&q2, &carol, nonce()), &[("a", &data)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(settled(&app, &q2).await, 202);
+
+    // A transferFrom that reverts: 203.
+    let bob = user(3);
+    let (q3, amount3) = quote(&app, &chain, &bob, &[data.len()]).await;
+    chain.approve(3, treasury, amount3).await;
+    chain.set_fail_transfers_from(true).await;
+    let (status, _) = upload(&app, &signed_query(&q3, &bob, nonce()), &[("a", &data)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(settled(&app, &q3).await, 203, "a reverting transferFrom");
+    chain.set_fail_transfers_from(false).await;
+
+    // Nothing was stored for the failed quotes, and nothing moved.
+    assert!(chain.transfers(alice.address(), treasury).await.is_empty());
+    assert!(chain.transfers(bob.address(), treasury).await.is_empty());
+    assert!(chain.transfers(carol.address(), treasury).await.is_empty());
+    let gateway = app
+        .client
+        .get(app.url(&format!("/ipfs/{cid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gateway.status(),
+        404,
+        "payment failed: the upload is not served"
+    );
+}
+
+#[tokio::test]
+async fn signatures_owners_nonces_and_expiry() {
+    let chain = Chain::start().await;
+    let app = app(&chain, "[dbs]\nquote_ttl_secs = 2\n").await;
+    let alice = user(4);
+    let mallory = user(5);
+    let data = b"x".to_vec();
+    let (q, _) = quote(&app, &chain, &alice, &[1]).await;
+
+    // Someone else's signature on Alice's quote.
+    let (status, body) = upload(&app, &signed_query(&q, &mallory, nonce()), &[("x", &data)]).await;
+    assert_eq!((status, body), (403, json!("Invalid signature.")));
+    // Garbage signature, missing parameters, unknown quote.
+    let (status, body) = upload(
+        &app,
+        &format!("quoteId={q}&nonce=5&signature=0xdead"),
+        &[("x", &data)],
+    )
+    .await;
+    assert_eq!((status, body), (400, json!("Invalid signature.")));
+    let (status, body) = upload(&app, &format!("quoteId={q}"), &[("x", &data)]).await;
+    assert_eq!((status, body), (400, json!("Missing query parameters.")));
+    let (status, body) = upload(&app, "quoteId=ffff&nonce=1&signature=0x00", &[("x", &data)]).await;
+    assert_eq!((status, body), (404, json!("Quote does not exist.")));
+    // A used nonce is refused.
+    let n = nonce();
+    let (status, _) = upload(&app, &signed_query(&q, &alice, n), &[]).await;
+    assert_eq!(status, 400, "no files");
+    let (status, body) = upload(&app, &signed_query(&q, &alice, n), &[("x", &data)]).await;
+    assert_eq!((status, body), (400, json!("Nonce value invalid.")));
+    assert_eq!(
+        status_of(&app, &q).await,
+        1,
+        "refused uploads leave the quote waiting"
+    );
+
+    // Expired quotes are refused.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let (status, body) = upload(&app, &signed_query(&q, &alice, nonce()), &[("x", &data)]).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!("Quote already expired, please create a new one.")
+        )
+    );
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_leave_nothing_behind() {
+    let chain = Chain::start().await;
+    let app = app(&chain, "").await;
+    let alice = user(6);
+    let data = vec![7u8; 300_000];
+    let (q, _) = quote(&app, &chain, &alice, &[data.len()]).await;
+
+    // A size that differs from the quote.
+    let (status, body) = upload(
+        &app,
+        &signed_query(&q, &alice, nonce()),
+        &[("a", &data[..1000])],
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (400, json!("File sizes differ from the quote."))
+    );
+    let (status, body) = upload(
+        &app,
+        &signed_query(&q, &alice, nonce()),
+        &[("a", &[data.clone(), vec![1]].concat())],
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (400, json!("File sizes differ from the quote."))
+    );
+    let (status, _) = upload(
+        &app,
+        &signed_query(&q, &alice, nonce()),
+        &[("a", &data), ("b", &data)],
+    )
+    .await;
+    assert_eq!(status, 400, "more files than quoted");
+    let (status, _) = upload(&app, &signed_query(&q, &alice, nonce()), &[]).await;
+    assert_eq!(status, 400, "no files");
+
+    // A multipart body cut off half way.
+    let body = multipart(&[("a", &data)]);
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /upload?{} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        signed_query(&q, &alice, nonce()),
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body[..body.len() / 2]).await.unwrap();
+    socket.shutdown().await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut response)).await;
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+
+    // Nothing of the refused uploads is left: no CAR, no block, and the quote still waits.
+    assert_eq!(status_of(&app, &q).await, 1);
+    let db = &app.services.db;
+    use sea_orm::{ConnectionTrait, Statement};
+    for table in ["car_files", "blocks"] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.try_get::<i64>("", "n").unwrap(),
+            0,
+            "{table} not cleaned up"
+        );
+    }
+    // And the right upload still works afterwards.
+    let (status, _) = upload(&app, &signed_query(&q, &alice, nonce()), &[("a", &data)]).await;
+    assert_eq!(status, 200);
+}
