@@ -163,39 +163,90 @@ pub async fn collect_payment(
         .with_to(token)
         .with_chain_id(chain.chain_id)
         .with_input(Bytes::from(call.abi_encode()));
+    // One sender at a time per treasury: in this process by a mutex, across processes on
+    // PostgreSQL by an advisory lock, so that two payments never take the same nonce.
     let lock = send_lock(chain.chain_id);
     let guard = lock.lock().await;
-    let envelope = match provider.fill(request).await {
-        Ok(SendableTx::Envelope(envelope)) => envelope,
-        Ok(SendableTx::Builder(_)) => {
-            return Err(err("the wallet did not sign the payment".into()));
+    let mut pg = match services.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let mut conn = services
+                .db
+                .get_postgres_connection_pool()
+                .acquire()
+                .await
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(SEND_LOCK_KEY + chain.chain_id as i64)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+            Some(conn)
         }
-        Err(e) => {
-            let text = e.to_string();
-            // Gas estimation runs the call: a revert shows here, before anything is spent.
-            if text.contains("revert") {
-                return Ok(PaymentOutcome::Failed {
-                    status: status::PAYMENT_REVERTED,
-                    reason: format!("transferFrom would revert: {text}"),
-                });
+        _ => None,
+    };
+    // Sign, record on the quote, then broadcast.
+    let sent: Result<Sent, ChainError> = async {
+        let envelope = match provider.fill(request).await {
+            Ok(SendableTx::Envelope(envelope)) => envelope,
+            Ok(SendableTx::Builder(_)) => {
+                return Err(err("the wallet did not sign the payment".into()));
             }
-            return Err(err(text));
+            Err(e) => {
+                let text = e.to_string();
+                // Gas estimation runs the call: a revert shows here, before anything is spent.
+                if text.contains("revert") {
+                    return Ok(Sent::WouldRevert(format!(
+                        "transferFrom would revert: {text}"
+                    )));
+                }
+                return Err(err(text));
+            }
+        };
+        let hash = *envelope.tx_hash();
+        let raw = envelope.encoded_2718();
+        record_payment(services, &quote.id, hash, &raw).await?;
+        if let Err(e) = provider.send_raw_transaction(&raw).await {
+            // Recorded already: the next run re-broadcasts or replaces it.
+            return Err(err(format!("broadcasting {hash}: {e}")));
+        }
+        Ok(Sent::Broadcast { hash, raw })
+    }
+    .await;
+    if let Some(conn) = pg.as_mut() {
+        let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(SEND_LOCK_KEY + chain.chain_id as i64)
+            .execute(&mut **conn)
+            .await;
+        if unlocked.is_err() {
+            // Closing the connection releases the lock.
+            if let Some(conn) = pg.take() {
+                let _ = conn.detach();
+            }
+        }
+    }
+    drop(guard);
+    let (hash, raw) = match sent? {
+        Sent::Broadcast { hash, raw } => (hash, raw),
+        Sent::WouldRevert(reason) => {
+            return Ok(PaymentOutcome::Failed {
+                status: status::PAYMENT_REVERTED,
+                reason,
+            });
         }
     };
-    let hash = *envelope.tx_hash();
-    let raw = envelope.encoded_2718();
-    record_payment(services, &quote.id, hash, &raw).await?;
-    let sent = provider.send_raw_transaction(&raw).await;
-    drop(guard);
-    if let Err(e) = sent {
-        // Recorded already: the next run re-broadcasts or replaces it.
-        return Err(err(format!("broadcasting {hash}: {e}")));
-    }
     tracing::info!(quote = %quote.id, tx = %hash, amount = %quote.token_amount, "payment sent");
     match follow(&provider, chain, hash, &raw).await? {
         Some(outcome) => Ok(outcome),
         None => Err(ChainError::Pending(hash.to_string())),
     }
+}
+
+/// An arbitrary base for the advisory-lock keys of treasury senders (plus the chain id).
+const SEND_LOCK_KEY: i64 = 0x7768_6172_6600_1000;
+
+enum Sent {
+    Broadcast { hash: B256, raw: Vec<u8> },
+    WouldRevert(String),
 }
 
 async fn call_u256<P: Provider>(provider: &P, to: Address, data: Vec<u8>) -> Result<U256, String> {

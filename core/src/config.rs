@@ -150,6 +150,9 @@ pub struct JobsConfig {
     pub housekeeping_schedule: String,
     /// Seconds a worker waits for running jobs on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds between worker heartbeats; a worker silent for three of them is presumed dead
+    /// and its jobs go to another.
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -311,6 +314,7 @@ impl Default for JobsConfig {
             max_retries: 5,
             housekeeping_schedule: "0 */5 * * * *".into(),
             shutdown_timeout_secs: 30,
+            heartbeat_secs: 10,
         }
     }
 }
@@ -398,6 +402,9 @@ impl Config {
         }
         if self.http.max_body_bytes == 0 {
             return invalid("http.max_body_bytes must be positive");
+        }
+        if self.jobs.heartbeat_secs == 0 {
+            return invalid("jobs.heartbeat_secs must be positive");
         }
         if self.jobs.concurrency == 0 {
             return invalid("jobs.concurrency must be positive");

@@ -125,10 +125,11 @@ impl JobQueue {
                 .await
                 .map_err(|_| JobError::ConnectRedis("timed out".into()))?
                 .map_err(|e| JobError::ConnectRedis(e.to_string()))?;
+                let heartbeat = Duration::from_secs(config.jobs.heartbeat_secs);
                 let storage = |queue: &str| {
                     apalis_redis::Config::default()
                         .queue(queue_name(prefix, queue))
-                        .heartbeat_interval(Duration::from_secs(10))
+                        .heartbeat_interval(heartbeat)
                         .missed_heartbeats(3)
                 };
                 Ok(Self {
@@ -163,10 +164,12 @@ impl JobQueue {
                 })
                 .await
                 .map_err(|e| open_error(e.to_string()))??;
+                let heartbeat = Duration::from_secs(config.jobs.heartbeat_secs);
                 let storage = |queue: &str| {
                     apalis_sqlite::Config::default()
                         .queue(queue_name(prefix, queue))
-                        .heartbeat_interval(Duration::from_secs(10))
+                        .heartbeat_interval(heartbeat)
+                        .missed_heartbeats(3)
                 };
                 Ok(Self {
                     housekeeping: Storage::Sqlite(

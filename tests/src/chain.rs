@@ -228,6 +228,23 @@ impl Chain {
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
+
+    /// Stops mining: transactions stay pending until `start_mining`.
+    pub async fn stop_mining(&self) {
+        self.rpc("miner_stop").await;
+    }
+
+    pub async fn start_mining(&self) {
+        self.rpc("miner_start").await;
+    }
+
+    async fn rpc(&self, method: &'static str) {
+        let provider = ProviderBuilder::new().connect_http(self.url.parse().unwrap());
+        let _: serde_json::Value = provider
+            .raw_request(method.into(), ())
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
+    }
 }
 
 /// Whole tokens in the smallest unit (18 decimals).

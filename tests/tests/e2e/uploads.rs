@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wharf_core::uploads::upload::signed_text;
 use wharf_tests::{
-    TestApp,
+    TestApp, TestEnv, WharfProcess,
     chain::{self, Chain},
     wallet::Wallet,
 };
@@ -48,7 +48,29 @@ fn user(index: usize) -> Wallet {
     }
 }
 
+/// Where the API is: an in-process app or a `wharf serve` process.
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    fn of(app: &TestApp) -> Api {
+        Api {
+            client: app.client.clone(),
+            base: app.base.clone(),
+        }
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
 async fn quote(app: &TestApp, chain: &Chain, owner: &Wallet, lengths: &[usize]) -> (String, U256) {
+    quote_at(&Api::of(app), chain, owner, lengths).await
+}
+
+async fn quote_at(app: &Api, chain: &Chain, owner: &Wallet, lengths: &[usize]) -> (String, U256) {
     let body = json!({
         "type": "ipfs",
         "files": lengths.iter().map(|l| json!({"length": l})).collect::<Vec<_>>(),
@@ -96,6 +118,10 @@ fn signed_query(quote_id: &str, wallet: &Wallet, nonce: u64) -> String {
 }
 
 async fn upload(app: &TestApp, query: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
+    upload_at(&Api::of(app), query, files).await
+}
+
+async fn upload_at(app: &Api, query: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
     let response = app
         .client
         .post(app.url(&format!("/upload?{query}")))
@@ -114,6 +140,10 @@ async fn upload(app: &TestApp, query: &str, files: &[(&str, &[u8])]) -> (u16, Va
 }
 
 async fn status_of(app: &TestApp, quote_id: &str) -> i64 {
+    status_at(&Api::of(app), quote_id).await
+}
+
+async fn status_at(app: &Api, quote_id: &str) -> i64 {
     let body: Value = app
         .client
         .get(app.url(&format!("/getStatus?quoteId={quote_id}")))
@@ -128,9 +158,13 @@ async fn status_of(app: &TestApp, quote_id: &str) -> i64 {
 
 /// Waits until the quote leaves the in-progress statuses.
 async fn settled(app: &TestApp, quote_id: &str) -> i64 {
+    settled_at(&Api::of(app), quote_id).await
+}
+
+async fn settled_at(app: &Api, quote_id: &str) -> i64 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let s = status_of(app, quote_id).await;
+        let s = status_at(app, quote_id).await;
         if ![1, 2, 100, 101, 300].contains(&s) {
             return s;
         }
@@ -401,4 +435,130 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     // And the right upload still works afterwards.
     let (status, _) = upload(&app, &signed_query(&q, &alice, nonce()), &[("a", &data)]).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_worker_killed_after_sending_the_payment_is_replaced_and_pays_once() {
+    let chain = Chain::start().await;
+    let env = TestEnv::new().await;
+    let toml = env.write_config(&config(&chain, "[jobs]\nheartbeat_secs = 1\n"));
+    let vars = env.vars(&[
+        ("WHARF_CONFIG", toml.as_str()),
+        ("WHARF_TREASURY_KEY_1337", chain::KEYS[chain::TREASURY]),
+        ("WHARF_WORKERS", "false"),
+    ]);
+    let server = WharfProcess::start(&["serve"], &vars, env.data_dir.path()).await;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: server.base.clone().unwrap(),
+    };
+    let first_worker = WharfProcess::start(&["worker"], &vars, env.data_dir.path()).await;
+
+    let alice = user(8);
+    let treasury = chain::signer(chain::TREASURY).address();
+    let data = b"crash me after paying".to_vec();
+    let (q, amount) = quote_at(&api, &chain, &alice, &[data.len()]).await;
+    chain.approve(8, treasury, amount).await;
+    // Hold blocks back: the payment is sent and stays pending while the worker waits.
+    chain.stop_mining().await;
+    let (status, _) = upload_at(&api, &signed_query(&q, &alice, nonce()), &[("a", &data)]).await;
+    assert_eq!(status, 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while status_at(&api, &q).await != 101 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the payment was never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SIGKILL: no chance to clean up or hand the job back.
+    let pid = first_worker.child.id().unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    drop(first_worker);
+    chain.start_mining().await;
+
+    let second_worker = WharfProcess::start(&["worker"], &vars, env.data_dir.path()).await;
+    assert_eq!(settled_at(&api, &q).await, 400);
+    assert_eq!(
+        chain.transfers(alice.address(), treasury).await,
+        vec![amount],
+        "exactly one Transfer on chain"
+    );
+    assert!(second_worker.terminate().await.success());
+    assert!(server.terminate().await.success());
+}
+
+#[tokio::test]
+async fn fifty_concurrent_uploads_to_different_quotes_all_complete() {
+    let chain = Chain::start().await;
+    let app = app(&chain, "").await;
+    let treasury = chain::signer(chain::TREASURY).address();
+    let api = Api::of(&app);
+    let mut quotes = Vec::new();
+    for i in 0..50usize {
+        let owner = 1 + i % 5;
+        let data = format!("file number {i}").into_bytes();
+        let (q, amount) = quote_at(&api, &chain, &user(owner), &[data.len()]).await;
+        quotes.push((q, amount, owner, data));
+    }
+    // Each user approves the sum of their quotes at once.
+    for owner in 1..=5usize {
+        let total = quotes
+            .iter()
+            .filter(|(_, _, o, _)| *o == owner)
+            .fold(U256::ZERO, |acc, (_, a, _, _)| acc + *a);
+        chain.approve(owner, treasury, total).await;
+    }
+    let base_nonce = nonce();
+    let uploads: Vec<_> = quotes
+        .iter()
+        .enumerate()
+        .map(|(i, (q, _, owner, data))| {
+            let api = Api {
+                client: api.client.clone(),
+                base: api.base.clone(),
+            };
+            let query = signed_query(q, &user(*owner), base_nonce + i as u64);
+            let data = data.clone();
+            tokio::spawn(async move { upload_at(&api, &query, &[("f", &data)]).await })
+        })
+        .collect();
+    let mut refused = 0;
+    for u in uploads {
+        let (status, _) = u.await.unwrap();
+        // Nonces of one user race each other: a later nonce may land first. A refused upload
+        // is retried below with a fresh nonce, as a client would.
+        if status != 200 {
+            refused += 1;
+        }
+    }
+    for (i, (q, _, owner, data)) in quotes.iter().enumerate() {
+        if status_at(&api, q).await == 1 {
+            let query = signed_query(q, &user(*owner), nonce() + 1000 + i as u64);
+            assert_eq!(upload_at(&api, &query, &[("f", data)]).await.0, 200);
+        }
+    }
+    for (q, _, _, _) in &quotes {
+        assert_eq!(settled_at(&api, q).await, 400, "quote {q}");
+    }
+    let paid: usize = {
+        let mut n = 0;
+        for owner in 1..=5usize {
+            n += chain
+                .transfers(chain::signer(owner).address(), treasury)
+                .await
+                .len();
+        }
+        n
+    };
+    assert_eq!(
+        paid, 50,
+        "one transfer per quote ({refused} uploads had to be retried)"
+    );
 }
