@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod wallet;
+pub mod ws;
 
 use std::{path::PathBuf, process::Stdio, sync::Arc, time::Duration};
 

@@ -29,7 +29,7 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(balances::BalanceSubscription);
+pub struct Subscription(balances::BalanceSubscription, uploads::UploadSubscription);
 
 pub type WharfSchema = Schema<Query, Mutation, Subscription>;
 

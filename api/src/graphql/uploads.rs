@@ -227,3 +227,60 @@ impl UploadMutation {
         Ok(quote.into())
     }
 }
+
+#[derive(Default)]
+pub struct UploadSubscription;
+
+#[async_graphql::Subscription]
+impl UploadSubscription {
+    /// The status of a quote now and at every change, ending after a final status (400 done,
+    /// 200-299 payment failed, 401-499 storing failed). Owner only: authenticate in
+    /// `connection_init`.
+    async fn quote_status(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+    ) -> async_graphql::Result<impl futures::Stream<Item = i32> + use<>> {
+        if caller(ctx).is_none() {
+            return Err(error(
+                Code::Unauthenticated,
+                "authenticate in connection_init first",
+            ));
+        }
+        let services = services(ctx)?.clone();
+        let quote = services.quotes.get(&id).await.map_err(quote_error)?;
+        if !visible(ctx, &quote) {
+            return Err(error(Code::NotFound, "quote does not exist"));
+        }
+        let final_status = |s: i32| s >= 400 || (200..300).contains(&s);
+        Ok(futures::stream::unfold(
+            (services, id, None::<i32>, quote.status, false),
+            move |(services, id, last, current, done)| async move {
+                if done {
+                    return None;
+                }
+                let mut current = current;
+                if last.is_some() {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        match services.quotes.get(&id).await {
+                            Ok(q) if Some(q.status) != last => {
+                                current = q.status;
+                                break;
+                            }
+                            Ok(_) => continue,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "quote status subscription stopped");
+                                return None;
+                            }
+                        }
+                    }
+                }
+                Some((
+                    current,
+                    (services, id, Some(current), current, final_status(current)),
+                ))
+            },
+        ))
+    }
+}

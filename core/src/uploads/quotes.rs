@@ -308,6 +308,36 @@ impl QuoteService {
     }
 }
 
+impl QuoteService {
+    /// One page (1-based) of an owner's quotes for a storage type, newest first, and the
+    /// number of pages.
+    pub async fn history(
+        &self,
+        owner: &Address,
+        storage: &str,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(u64, Vec<Quote>), QuoteError> {
+        use sea_orm::PaginatorTrait;
+        let query = quote::Entity::find()
+            .filter(quote::Column::Owner.eq(address_key(owner)))
+            .filter(quote::Column::Storage.eq(storage))
+            .order_by_desc(quote::Column::CreatedAt)
+            .order_by_desc(quote::Column::Id);
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .offset(page.saturating_sub(1).saturating_mul(page_size))
+            .limit(page_size)
+            .all(&self.db)
+            .await?;
+        let quotes = rows
+            .into_iter()
+            .map(Quote::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((total.div_ceil(page_size.max(1)), quotes))
+    }
+}
+
 async fn txn_exec(
     txn: &sea_orm::DatabaseTransaction,
     text: &str,

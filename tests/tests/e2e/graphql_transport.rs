@@ -1,11 +1,9 @@
 //! The GraphQL transport: batch and depth limits, GraphiQL, and subscriptions over graphql-ws
 //! authenticated in `connection_init`.
-use std::time::Duration;
-
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
-use wharf_tests::{ADMIN_KEY, TestApp, error_code};
+use tokio_tungstenite::tungstenite::Message;
+use wharf_tests::{ADMIN_KEY, TestApp, error_code, ws};
 
 #[tokio::test]
 async fn batches_above_the_limit_are_refused() {
@@ -70,44 +68,13 @@ async fn graphiql_is_served_on_get() {
     assert!(page.text().await.unwrap().contains("graphiql"));
 }
 
-async fn ws_connect(
-    app: &TestApp,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = format!("{}/graphql/ws", app.base.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    socket
-}
-
-async fn next_json(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Option<Value> {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("no message within 10 s")?;
-        match message.ok()? {
-            Message::Text(text) => return serde_json::from_str(&text).ok(),
-            Message::Close(_) => return None,
-            _ => continue,
-        }
-    }
-}
-
 #[tokio::test]
 async fn balance_updates_stream_over_graphql_ws() {
     let app = TestApp::spawn().await;
     let token = app.new_token().await;
 
     // A bad token in connection_init ends the connection.
-    let mut socket = ws_connect(&app).await;
+    let mut socket = ws::connect(&app).await;
     socket
         .send(Message::text(
             json!({"type": "connection_init", "payload": {"authorization": "Bearer nope"}})
@@ -115,7 +82,7 @@ async fn balance_updates_stream_over_graphql_ws() {
         ))
         .await
         .unwrap();
-    let reply = next_json(&mut socket).await;
+    let reply = ws::next_json(&mut socket).await;
     assert!(
         reply.is_none()
             || reply
@@ -124,7 +91,7 @@ async fn balance_updates_stream_over_graphql_ws() {
         "a bad token was acknowledged: {reply:?}"
     );
 
-    let mut socket = ws_connect(&app).await;
+    let mut socket = ws::connect(&app).await;
     socket
         .send(Message::text(
             json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {ADMIN_KEY}")}}).to_string(),
@@ -132,7 +99,7 @@ async fn balance_updates_stream_over_graphql_ws() {
         .await
         .unwrap();
     assert_eq!(
-        next_json(&mut socket).await.unwrap()["type"],
+        ws::next_json(&mut socket).await.unwrap()["type"],
         "connection_ack"
     );
     socket
@@ -146,10 +113,10 @@ async fn balance_updates_stream_over_graphql_ws() {
         ))
         .await
         .unwrap();
-    let first = next_json(&mut socket).await.unwrap();
+    let first = ws::next_json(&mut socket).await.unwrap();
     assert_eq!(first["payload"]["data"]["balanceUpdates"], 0, "{first}");
     app.move_bytes("deposit", &token, json!(1234)).await;
-    let second = next_json(&mut socket).await.unwrap();
+    let second = ws::next_json(&mut socket).await.unwrap();
     assert_eq!(
         second["payload"]["data"]["balanceUpdates"], 1234,
         "{second}"

@@ -562,3 +562,113 @@ async fn fifty_concurrent_uploads_to_different_quotes_all_complete() {
         "one transfer per quote ({refused} uploads had to be retried)"
     );
 }
+
+#[tokio::test]
+async fn free_storage_status_subscription_and_history() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use wharf_tests::ws;
+
+    let toml = "[[storages]]\ntype = \"ipfs\"\ndescription = \"free\"\n[auth]\nsiwe_domain = \"wharf.test\"\n";
+    let mut app = TestApp::spawn_with_toml(Some(toml), &[]).await;
+    app.spawn_workers();
+    let alice = Wallet::new();
+    let body = json!({
+        "type": "ipfs", "files": [{"length": 5}], "duration": 60,
+        "payment": {"chainId": "0", "tokenAddress": "0x0000000000000000000000000000000000000000"},
+        "userAddress": alice.address().to_checksum(None),
+    });
+    let quote: Value = app
+        .client
+        .post(app.url("/getQuote"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quote["tokenAmount"], "0", "{quote}");
+    let id = quote["quoteId"].as_str().unwrap().to_string();
+
+    // Watch the status over graphql-ws as the owner.
+    let (_, n) = app.graphql("{ siweNonce }", json!({}), None).await;
+    let message = alice.siwe_message("wharf.test", n["data"]["siweNonce"].as_str().unwrap());
+    let (_, signed) = app
+        .graphql(
+            "mutation($m: String!, $s: String!) { signIn(message: $m, signature: $s) { token } }",
+            json!({"m": message, "s": alice.personal_sign(message.as_bytes())}),
+            None,
+        )
+        .await;
+    let token = signed["data"]["signIn"]["token"].as_str().unwrap();
+    let mut socket = ws::connect(&app).await;
+    socket
+        .send(Message::text(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}).to_string()))
+        .await
+        .unwrap();
+    assert_eq!(
+        ws::next_json(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    socket
+        .send(Message::text(
+            json!({"id": "s", "type": "subscribe", "payload": {"query": "subscription($id: String!) { quoteStatus(id: $id) }", "variables": {"id": id}}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    let first = ws::next_json(&mut socket).await.unwrap();
+    assert_eq!(first["payload"]["data"]["quoteStatus"], 1, "{first}");
+
+    let (status, _) = upload(
+        &app,
+        &signed_query(&id, &alice, nonce()),
+        &[("hello.txt", b"hello")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut seen = vec![1];
+    while let Some(msg) = ws::next_json(&mut socket).await {
+        match msg["type"].as_str() {
+            Some("next") => seen.push(msg["payload"]["data"]["quoteStatus"].as_i64().unwrap()),
+            Some("complete") => break,
+            _ => {}
+        }
+    }
+    assert_eq!(seen.last(), Some(&400), "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0] != w[1]),
+        "only changes are pushed: {seen:?}"
+    );
+
+    // History, signed over sha256("" + nonce).
+    let n = nonce();
+    let signature = alice.personal_sign(signed_text("", &n.to_string()).as_bytes());
+    let history_url = app.url(&format!(
+        "/getHistory?userAddress={}&nonce={n}&signature={signature}&storage=ipfs&page=1&pageSize=10",
+        alice.address().to_checksum(None)
+    ));
+    let history: Value = app
+        .client
+        .get(&history_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["type"], "ipfs");
+    assert_eq!(history["maxPages"], 1);
+    assert_eq!(history["data"][0]["quoteId"], id.as_str());
+    assert_eq!(history["data"][0]["status"], 400);
+    // A replay of the same signed history request is refused.
+    let replay = app.client.get(&history_url).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    let missing = app
+        .client
+        .get(app.url("/getHistory?storage=ipfs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+}

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/getQuote", axum::routing::post(quotes::create))
         .route("/getStatus", get(quotes::status).post(quotes::status))
         .route("/getLink", get(upload::link).post(upload::link))
+        .route("/getHistory", get(upload::history).post(upload::history))
         .route(
             "/upload",
             axum::routing::post(upload::upload)

@@ -207,3 +207,93 @@ pub async fn link(
         .unwrap_or(Value::Array(Vec::new()));
     Ok(Reply(StatusCode::OK, link))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(rename = "userAddress")]
+    user_address: Option<String>,
+    nonce: Option<String>,
+    signature: Option<String>,
+    storage: Option<String>,
+    page: Option<String>,
+    #[serde(rename = "pageSize")]
+    page_size: Option<String>,
+}
+
+/// `GET /getHistory`: a user's quotes for one storage type, signed over `sha256("" + nonce)`.
+/// Upstream forwarded this unverified; here the signature and nonce are checked.
+pub async fn history(
+    State(app): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Reply, Reply> {
+    use std::str::FromStr;
+    let missing = || {
+        Reply::message(
+            StatusCode::BAD_REQUEST,
+            "Missing query parameters. It must include userAddress, nonce, signature and storage.",
+        )
+    };
+    let (Some(user), Some(nonce), Some(signature), Some(storage)) =
+        (q.user_address, q.nonce, q.signature, q.storage)
+    else {
+        return Err(missing());
+    };
+    let user = wharf_core::auth::Address::from_str(&user)
+        .map_err(|_| Reply::message(StatusCode::BAD_REQUEST, "Invalid userAddress."))?;
+    let number = |v: Option<String>, default: u64| -> Result<u64, Reply> {
+        match v {
+            None => Ok(default),
+            Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                Reply::message(
+                    StatusCode::BAD_REQUEST,
+                    "page and pageSize must be positive integers.",
+                )
+            }),
+        }
+    };
+    let page = number(q.page, 1)?;
+    let page_size = number(q.page_size, 25)?.min(1000);
+    let offered = app
+        .services
+        .quotes
+        .offered()
+        .await
+        .map_err(Reply::internal)?;
+    if !offered.iter().any(|o| o.kind == storage) {
+        return Err(Reply::message(
+            StatusCode::NOT_FOUND,
+            "No matching storage type found",
+        ));
+    }
+    let text = wharf_core::uploads::upload::signed_text("", &nonce);
+    wharf_core::uploads::upload::verify_signer(&app.services.db, &user, &text, &nonce, &signature)
+        .await
+        .map_err(upload_error)?;
+    let (max_pages, quotes) = app
+        .services
+        .quotes
+        .history(&user, &storage, page, page_size)
+        .await
+        .map_err(quote_error)?;
+    let data: Vec<Value> = quotes
+        .into_iter()
+        .map(|q| {
+            serde_json::json!({
+                "type": q.storage,
+                "quoteId": q.id,
+                "created": q.created_at,
+                "userAddress": q.owner.to_checksum(None),
+                "status": q.status,
+                "chainId": q.chain_id,
+                "tokenAddress": q.token_address.to_checksum(None),
+                "tokenAmount": q.token_amount.to_string(),
+                "approveAddress": q.approve_address.to_checksum(None),
+                "link": q.link.as_deref().and_then(|l| serde_json::from_str::<Value>(l).ok()),
+            })
+        })
+        .collect();
+    Ok(Reply(
+        StatusCode::OK,
+        serde_json::json!({"type": storage, "maxPages": max_pages, "data": data}),
+    ))
+}
