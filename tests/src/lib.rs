@@ -271,6 +271,31 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Signs `wallet` in with Ethereum for `domain` (the app's `auth.siwe_domain`) and returns
+    /// the session token.
+    pub async fn sign_in(&self, wallet: &wallet::Wallet, domain: &str) -> String {
+        let (_, body) = self.graphql("{ siweNonce }", json!({}), None).await;
+        let nonce = body["data"]["siweNonce"].as_str().unwrap().to_string();
+        let message = wallet.siwe_message(domain, &nonce);
+        let (status, body) = self
+            .graphql(
+                "mutation($m: String!, $s: String!) { signIn(message: $m, signature: $s) { token address } }",
+                json!({"m": message, "s": wallet.personal_sign(message.as_bytes())}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["data"]["signIn"]["address"],
+            wallet.address_hex(),
+            "{body}"
+        );
+        body["data"]["signIn"]["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Runs a GraphQL operation; returns the HTTP status and the body.
     pub async fn graphql(
         &self,

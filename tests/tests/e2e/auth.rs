@@ -130,31 +130,11 @@ async fn of_fifty_concurrent_requests_with_one_nonce_exactly_one_passes() {
 
 const SIGN_IN: &str = "mutation($m: String!, $s: String!) { signIn(message: $m, signature: $s) { token address expiresAt } }";
 
-async fn sign_in(app: &TestApp, wallet: &Wallet) -> String {
-    let (_, body) = app.graphql("{ siweNonce }", json!({}), None).await;
-    let nonce = body["data"]["siweNonce"].as_str().unwrap().to_string();
-    let message = wallet.siwe_message("wharf.test", &nonce);
-    let signature = wallet.personal_sign(message.as_bytes());
-    let (status, body) = app
-        .graphql(SIGN_IN, json!({"m": message, "s": signature}), None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["data"]["signIn"]["address"],
-        wallet.address_hex(),
-        "{body}"
-    );
-    body["data"]["signIn"]["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn sign_in_with_ethereum_opens_a_session_once_per_nonce() {
     let app = TestApp::spawn_with(&[("WHARF_AUTH__SIWE_DOMAIN", "wharf.test")]).await;
     let alice = Wallet::new();
-    let token = sign_in(&app, &alice).await;
+    let token = app.sign_in(&alice, "wharf.test").await;
 
     let (_, me) = app
         .graphql("{ me { address operator } }", json!({}), Some(&token))
@@ -224,7 +204,7 @@ async fn sign_in_with_ethereum_opens_a_session_once_per_nonce() {
 async fn expired_sessions_and_nonces_are_purged_by_housekeeping() {
     let app = TestApp::spawn_with(&[("WHARF_AUTH__SIWE_DOMAIN", "wharf.test")]).await;
     let alice = Wallet::new();
-    let token = sign_in(&app, &alice).await;
+    let token = app.sign_in(&alice, "wharf.test").await;
     let db = &app.services.db;
     let far_future = wharf_core::time::now_ms() + 365 * 24 * 3600 * 1000;
     let purged = siwe::purge_expired(db, wharf_core::time::now_ms())

@@ -126,30 +126,13 @@ async fn writes_need_the_operator_and_bad_input_has_a_code() {
     assert_eq!(error_code(&body), Some("CONFLICT"));
 }
 
-async fn session(app: &TestApp, wallet: &Wallet) -> String {
-    let (_, body) = app.graphql("{ siweNonce }", json!({}), None).await;
-    let nonce = body["data"]["siweNonce"].as_str().unwrap();
-    let message = wallet.siwe_message("wharf.test", nonce);
-    let (_, body) = app
-        .graphql(
-            "mutation($m: String!, $s: String!) { signIn(message: $m, signature: $s) { token } }",
-            json!({"m": message, "s": wallet.personal_sign(message.as_bytes())}),
-            None,
-        )
-        .await;
-    body["data"]["signIn"]["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_signed_in_wallet_links_and_lists_its_tokens() {
     let app = TestApp::spawn_with(&[("WHARF_AUTH__SIWE_DOMAIN", "wharf.test")]).await;
     let alice = Wallet::new();
     let bob = Wallet::new();
-    let alice_session = session(&app, &alice).await;
-    let bob_session = session(&app, &bob).await;
+    let alice_session = app.sign_in(&alice, "wharf.test").await;
+    let bob_session = app.sign_in(&bob, "wharf.test").await;
 
     let (_, body) = app
         .graphql(

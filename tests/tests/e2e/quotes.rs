@@ -246,23 +246,6 @@ async fn bad_quote_requests_get_clear_legacy_errors() {
     assert_eq!(response.status(), 413);
 }
 
-async fn session(app: &TestApp, wallet: &Wallet) -> String {
-    let (_, body) = app.graphql("{ siweNonce }", json!({}), None).await;
-    let nonce = body["data"]["siweNonce"].as_str().unwrap();
-    let message = wallet.siwe_message("wharf.test", nonce);
-    let (_, body) = app
-        .graphql(
-            "mutation($m: String!, $s: String!) { signIn(message: $m, signature: $s) { token } }",
-            json!({"m": message, "s": wallet.personal_sign(message.as_bytes())}),
-            None,
-        )
-        .await;
-    body["data"]["signIn"]["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 const CREATE: &str = "mutation($i: CreateQuoteInput!) { createQuote(input: $i) { id tokenAmount approveAddress status owner fileCount totalBytes } }";
 
 #[tokio::test]
@@ -270,8 +253,8 @@ async fn graphql_quotes_belong_to_the_signed_in_wallet() {
     let app = app().await;
     let alice = Wallet::new();
     let bob = Wallet::new();
-    let alice_session = session(&app, &alice).await;
-    let bob_session = session(&app, &bob).await;
+    let alice_session = app.sign_in(&alice, "wharf.test").await;
+    let bob_session = app.sign_in(&bob, "wharf.test").await;
 
     let (_, storages) = app
         .graphql(

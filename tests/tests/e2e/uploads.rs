@@ -592,16 +592,7 @@ async fn free_storage_status_subscription_and_history() {
     let id = quote["quoteId"].as_str().unwrap().to_string();
 
     // Watch the status over graphql-ws as the owner.
-    let (_, n) = app.graphql("{ siweNonce }", json!({}), None).await;
-    let message = alice.siwe_message("wharf.test", n["data"]["siweNonce"].as_str().unwrap());
-    let (_, signed) = app
-        .graphql(
-            "mutation($m: String!, $s: String!) { signIn(message: $m, signature: $s) { token } }",
-            json!({"m": message, "s": alice.personal_sign(message.as_bytes())}),
-            None,
-        )
-        .await;
-    let token = signed["data"]["signIn"]["token"].as_str().unwrap();
+    let token = app.sign_in(&alice, "wharf.test").await;
     let mut socket = ws::connect(&app).await;
     socket
         .send(Message::text(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}).to_string()))
