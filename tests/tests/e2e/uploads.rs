@@ -432,6 +432,29 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
             "{table} not cleaned up"
         );
     }
+    // Endless non-file form fields are cut short.
+    let mut junk = Vec::new();
+    for i in 0..100 {
+        junk.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nx\r\n")
+                .as_bytes(),
+        );
+    }
+    junk.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    let response = app
+        .client
+        .post(app.url(&format!("/upload?{}", signed_query(&q, &alice, nonce()))))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(junk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(status_of(&app, &q).await, 1);
+
     // And the right upload still works afterwards.
     let (status, _) = upload(&app, &signed_query(&q, &alice, nonce()), &[("a", &data)]).await;
     assert_eq!(status, 200);

@@ -127,6 +127,7 @@ async fn receive(
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|_| bad("No file sent alongside the request."))?;
+    let mut other_fields = 0usize;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
@@ -135,7 +136,11 @@ async fn receive(
         };
         let name = field.file_name().map(str::to_string);
         if name.is_none() {
-            // A plain form field: not a file. Skip it, but do not let it be large.
+            // A plain form field: not a file. Skip it, but do not let it be large or many.
+            other_fields += 1;
+            if other_fields > 64 {
+                return Err(bad("Too many form fields other than files."));
+            }
             let mut seen = 0usize;
             let mut field = field;
             while let Ok(Some(chunk)) = field.chunk().await {
