@@ -79,7 +79,7 @@ pub async fn collect_payment(
     services: &Services,
     quote: &Quote,
 ) -> Result<PaymentOutcome, ChainError> {
-    if quote.token_amount.is_zero() {
+    if quote.token_amount.is_zero() || quote.paid_with.is_some() {
         return Ok(PaymentOutcome::Paid);
     }
     let chain = services

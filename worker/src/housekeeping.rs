@@ -1,4 +1,5 @@
-//! Housekeeping: delete expired sign-in sessions and unused sign-in nonces. Queued on demand
+//! Housekeeping: delete expired sign-in sessions and unused sign-in nonces, and refund the
+//! credits of credit-paid quotes that expired without an upload. Queued on demand
 //! (`runHousekeeping`) and run by cron in every worker process; deleting what has expired is
 //! idempotent, so running it twice is harmless.
 use std::{str::FromStr, sync::Arc};
@@ -16,10 +17,12 @@ pub fn handler() -> Handler<Housekeeping> {
 async fn run(job: Housekeeping, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
     observed(Housekeeping::QUEUE, async move {
         let purged = siwe::purge_expired(&services.db, now_ms()).await?;
+        let refunded = services.quotes.refund_expired_credits().await?;
         tracing::info!(
             requested_at = job.requested_at,
             sessions = purged.sessions,
             nonces = purged.nonces,
+            refunded_quotes = refunded,
             "housekeeping done"
         );
         Ok(())

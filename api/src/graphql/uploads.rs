@@ -62,6 +62,8 @@ pub struct QuoteObject {
     expires_at: i64,
     /// JSON of what the storage produced (CIDs, deal ids), once done.
     link: Option<String>,
+    /// Paid with web-core byte credits instead of tokens.
+    paid_with_credits: bool,
 }
 
 impl From<Quote> for QuoteObject {
@@ -79,6 +81,7 @@ impl From<Quote> for QuoteObject {
             created_at: q.created_at,
             expires_at: q.expires_at,
             link: q.link,
+            paid_with_credits: q.paid_with.is_some(),
             storage: q.storage,
             id: q.id,
         }
@@ -224,6 +227,33 @@ impl UploadMutation {
             })
             .await
             .map_err(quote_error)?;
+        Ok(quote.into())
+    }
+
+    /// Pays a waiting quote of the signed-in wallet with byte credits of one of its linked
+    /// access tokens: `total bytes × started months` are charged, and the upload then skips
+    /// the on-chain payment. Refunded if the quote expires without an upload.
+    async fn pay_quote_with_credits(
+        &self,
+        ctx: &Context<'_>,
+        quote_id: String,
+        access_token: String,
+    ) -> async_graphql::Result<QuoteObject> {
+        use wharf_core::uploads::credits::CreditError;
+        let owner = require_wallet(ctx)?;
+        let quote = services(ctx)?
+            .quotes
+            .pay_with_credits(&quote_id, &owner, &access_token)
+            .await
+            .map_err(|e| match e {
+                CreditError::NotFound => error(Code::NotFound, "quote does not exist"),
+                CreditError::NotPayable | CreditError::InsufficientCredit => {
+                    error(Code::Conflict, e.to_string())
+                }
+                CreditError::Expired | CreditError::TooLarge => bad_input(e.to_string()),
+                CreditError::NotYourToken => error(Code::Forbidden, e.to_string()),
+                CreditError::Db(db) => internal(db),
+            })?;
         Ok(quote.into())
     }
 }

@@ -162,26 +162,16 @@ impl Ledger {
             return Err(LedgerError::InvalidAmount);
         }
         let txn = sql::begin_write(&self.db).await?;
-        let row = txn
-            .query_one_raw(sql::statement(
-                &txn,
-                "UPDATE balances SET amount = amount - $1, updated_at = $2 \
-                 WHERE token = $3 AND amount >= $1 RETURNING amount",
-                [bytes.into(), now_ms().into(), token.into()],
-            ))
-            .await?;
-        let Some(row) = row else {
-            txn.rollback().await?;
-            return Err(if self.token_exists(token).await? {
-                LedgerError::InsufficientBalance
-            } else {
-                LedgerError::UnknownToken
-            });
-        };
-        let balance: i64 = row.try_get("", "amount")?;
-        append_entry(&txn, token, kind, -bytes, balance, reference).await?;
-        txn.commit().await?;
-        Ok(balance)
+        match debit_in(&txn, token, bytes, kind, reference).await {
+            Ok(balance) => {
+                txn.commit().await?;
+                Ok(balance)
+            }
+            Err(e) => {
+                txn.rollback().await?;
+                Err(e)
+            }
+        }
     }
 
     /// Redeems a promocode for a token, once per (code, token), all in one transaction.
@@ -290,6 +280,41 @@ impl Ledger {
     }
 }
 
+/// Takes credit away inside a caller's transaction, refusing to go below zero.
+pub(crate) async fn debit_in(
+    txn: &DatabaseTransaction,
+    token: &str,
+    bytes: i64,
+    kind: EntryKind,
+    reference: Option<&str>,
+) -> Result<i64, LedgerError> {
+    if bytes <= 0 {
+        return Err(LedgerError::InvalidAmount);
+    }
+    let row = txn
+        .query_one_raw(sql::statement(
+            txn,
+            "UPDATE balances SET amount = amount - $1, updated_at = $2 \
+             WHERE token = $3 AND amount >= $1 RETURNING amount",
+            [bytes.into(), now_ms().into(), token.into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        let exists = access_token::Entity::find_by_id(token.to_string())
+            .one(txn)
+            .await?
+            .is_some();
+        return Err(if exists {
+            LedgerError::InsufficientBalance
+        } else {
+            LedgerError::UnknownToken
+        });
+    };
+    let balance: i64 = row.try_get("", "amount")?;
+    append_entry(txn, token, kind, -bytes, balance, reference).await?;
+    Ok(balance)
+}
+
 async fn redeem_in(txn: &DatabaseTransaction, token: &str, code: &str) -> Result<i64, LedgerError> {
     let Some(promo) = promocode::Entity::find_by_id(code.to_string())
         .one(txn)
@@ -333,7 +358,7 @@ async fn redeem_in(txn: &DatabaseTransaction, token: &str, code: &str) -> Result
     credit_in(txn, token, promo.bytes, EntryKind::Promocode, Some(code)).await
 }
 
-async fn credit_in(
+pub(crate) async fn credit_in(
     txn: &DatabaseTransaction,
     token: &str,
     bytes: i64,

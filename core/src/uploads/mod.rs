@@ -1,4 +1,5 @@
 //! Uploads: storages on offer, priced quotes, and (in the worker) payment and storing.
+pub mod credits;
 pub mod quotes;
 pub mod storages;
 pub mod upload;

@@ -59,6 +59,8 @@ pub struct Quote {
     pub created_at: i64,
     pub expires_at: i64,
     pub link: Option<String>,
+    /// The web-core access token that paid, when paid with credits.
+    pub paid_with: Option<String>,
 }
 
 impl TryFrom<quote::Model> for Quote {
@@ -81,6 +83,7 @@ impl TryFrom<quote::Model> for Quote {
             created_at: m.created_at,
             expires_at: m.expires_at,
             link: m.link,
+            paid_with: m.paid_with,
             storage: m.storage,
             id: m.id,
         })
@@ -215,6 +218,7 @@ impl QuoteService {
             created_at: now,
             expires_at: now + (self.config.dbs.quote_ttl_secs as i64).saturating_mul(1000),
             link: None,
+            paid_with: None,
         };
         self.insert(&quote, &request.file_lengths).await?;
         Ok(quote)

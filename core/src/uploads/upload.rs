@@ -155,7 +155,14 @@ impl QuoteService {
     /// Records the received files and hands the quote to the worker: payment next (100), or
     /// storing at once (300) when there is nothing to pay.
     pub async fn finish_upload(&self, quote: &Quote, files: &[ReceivedFile]) -> Result<i32, DbErr> {
-        let next = if quote.token_amount.is_zero() {
+        // Re-read: the quote may have been paid with credits since it was loaded.
+        let paid_with_credits = self
+            .get(&quote.id)
+            .await
+            .ok()
+            .and_then(|q| q.paid_with)
+            .is_some();
+        let next = if quote.token_amount.is_zero() || paid_with_credits {
             status::STORING
         } else {
             status::PAYMENT_STARTED

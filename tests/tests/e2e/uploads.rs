@@ -686,3 +686,121 @@ async fn free_storage_status_subscription_and_history() {
         .unwrap();
     assert_eq!(missing.status(), 400);
 }
+
+#[tokio::test]
+async fn quotes_paid_with_byte_credits_skip_the_chain_and_are_refunded_when_unused() {
+    // The chain is configured but unreachable: a credit-paid quote must never touch it.
+    let toml = r#"
+[[chains]]
+chain_id = 1337
+rpc_url = "http://127.0.0.1:9"
+tokens = [{ symbol = "OCEAN", address = "0x5FbDB2315678afecb367f032d93F642f64180aa3", decimals = 18 }]
+[[storages]]
+type = "ipfs"
+price_per_gib_month = { "1337:OCEAN" = "0.5" }
+[auth]
+siwe_domain = "wharf.test"
+[dbs]
+quote_ttl_secs = 4
+"#;
+    let mut app =
+        TestApp::spawn_with_toml(Some(toml), &[("WHARF_TREASURY_KEY_1337", chain::KEYS[0])]).await;
+    app.spawn_workers();
+    let alice = Wallet::new();
+    let session = app.sign_in(&alice, "wharf.test").await;
+    let (_, created) = app
+        .graphql(
+            "mutation { createAccessToken { token } }",
+            json!({}),
+            Some(&session),
+        )
+        .await;
+    let token = created["data"]["createAccessToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.move_bytes("deposit", &token, json!(10_000)).await;
+
+    let create = "mutation($i: CreateQuoteInput!) { createQuote(input: $i) { id } }";
+    let pay = "mutation($q: String!, $t: String!) { payQuoteWithCredits(quoteId: $q, accessToken: $t) { id paidWithCredits } }";
+    let input = |len: u64| {
+        json!({"i": {"storage": "ipfs", "fileLengths": [len], "duration": 2592001, "chainId": 1337,
+                     "tokenAddress": "0x5FbDB2315678afecb367f032d93F642f64180aa3"}})
+    };
+    let (_, q) = app.graphql(create, input(1000), Some(&session)).await;
+    let quote_id = q["data"]["createQuote"]["id"].as_str().unwrap().to_string();
+
+    // Someone else's token, then too little credit, leave everything as it was.
+    let other = app.new_token().await;
+    app.move_bytes("deposit", &other, json!(10_000)).await;
+    let (_, body) = app
+        .graphql(pay, json!({"q": quote_id, "t": other}), Some(&session))
+        .await;
+    assert_eq!(wharf_tests::error_code(&body), Some("FORBIDDEN"), "{body}");
+    let (_, big) = app.graphql(create, input(6000), Some(&session)).await;
+    let big_id = big["data"]["createQuote"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, body) = app
+        .graphql(pay, json!({"q": big_id, "t": token}), Some(&session))
+        .await;
+    assert_eq!(
+        wharf_tests::error_code(&body),
+        Some("CONFLICT"),
+        "12,000 bytes of credit needed: {body}"
+    );
+    assert_eq!(app.balance(&token).await, 10_000);
+
+    // 1,000 bytes for two started months: 2,000 bytes of credit.
+    let (_, body) = app
+        .graphql(pay, json!({"q": quote_id, "t": token}), Some(&session))
+        .await;
+    assert_eq!(
+        body["data"]["payQuoteWithCredits"]["paidWithCredits"], true,
+        "{body}"
+    );
+    assert_eq!(app.balance(&token).await, 8_000);
+    let (_, again) = app
+        .graphql(pay, json!({"q": quote_id, "t": token}), Some(&session))
+        .await;
+    assert_eq!(
+        wharf_tests::error_code(&again),
+        Some("CONFLICT"),
+        "paid once only"
+    );
+    let data = vec![3u8; 1000];
+    let (status, _) = upload(
+        &app,
+        &signed_query(&quote_id, &alice, nonce()),
+        &[("f", &data)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(settled(&app, &quote_id).await, 400);
+
+    // A paid quote that expires unused gets its credits back.
+    let (_, q2) = app.graphql(create, input(500), Some(&session)).await;
+    let unused = q2["data"]["createQuote"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.graphql(pay, json!({"q": unused, "t": token}), Some(&session))
+        .await;
+    assert_eq!(app.balance(&token).await, 7_000);
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let (_, run) = app
+        .graphql(
+            "mutation { runHousekeeping }",
+            json!({}),
+            Some(wharf_tests::ADMIN_KEY),
+        )
+        .await;
+    assert!(run["data"]["runHousekeeping"].is_string(), "{run}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.balance(&token).await != 8_000 {
+        assert!(tokio::time::Instant::now() < deadline, "no refund");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status_of(&app, &unused).await, 299);
+}
