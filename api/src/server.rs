@@ -8,7 +8,6 @@ use axum::{
 use http::{HeaderName, HeaderValue, Method};
 use tower_http::{
     cors::{AllowOrigin, Any, CorsLayer},
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
@@ -32,10 +31,10 @@ pub fn router(services: Arc<Services>) -> Router {
         metrics: metrics::handle(),
     }));
 
+    // The GraphQL handler bounds its own body: small for JSON, a quote's size for uploads.
     let mut graphql_routes = Router::new()
         .route("/graphql", post(graphql::http::execute))
-        .route("/graphql/ws", get(graphql::http::subscriptions))
-        .layer(RequestBodyLimitLayer::new(config.http.max_body_bytes));
+        .route("/graphql/ws", get(graphql::http::subscriptions));
     if config.graphql.graphiql {
         graphql_routes = graphql_routes.route("/graphql", get(graphql::http::graphiql));
     }

@@ -1,6 +1,6 @@
 //! HTTP and WebSocket transport of the GraphQL API: caller resolution, batch limit, GraphiQL.
 use async_graphql::{BatchRequest, Data, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json,
     extract::{State, WebSocketUpgrade},
@@ -25,10 +25,18 @@ pub async fn graphiql() -> impl IntoResponse {
     )
 }
 
+/// Headers any one of which makes a multipart request a non-simple CORS request, so a
+/// browser cannot send it cross-site without a preflight (CSRF protection for uploads).
+const PREFLIGHT_HEADERS: [&str; 3] = [
+    "apollo-require-preflight",
+    "graphql-require-preflight",
+    "x-graphql-preflight",
+];
+
 pub async fn execute(
     State(app): State<AppState>,
     headers: HeaderMap,
-    request: GraphQLBatchRequest,
+    body: axum::body::Body,
 ) -> Response {
     let bearer = headers
         .get(http::header::AUTHORIZATION)
@@ -38,7 +46,58 @@ pub async fn execute(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let batch = request.into_inner();
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let multipart = content_type
+        .as_deref()
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/"));
+    let config = &app.services.config;
+    if multipart
+        && !PREFLIGHT_HEADERS
+            .iter()
+            .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()))
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            Code::BadUserInput,
+            "multipart requests need an apollo-require-preflight (or graphql-require-preflight) header",
+        );
+    }
+    // JSON requests are small; multipart ones carry files up to a quote's size.
+    let limit = if multipart {
+        usize::try_from(config.dbs.max_total_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX)
+    } else {
+        config.http.max_body_bytes
+    };
+    use futures::TryStreamExt;
+    let limited = http_body_util::Limited::new(body, limit);
+    let reader = http_body_util::BodyDataStream::new(limited)
+        .map_err(body_error)
+        .into_async_read();
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(usize::try_from(config.dbs.max_total_bytes).unwrap_or(usize::MAX))
+        .max_num_files(config.dbs.max_files);
+    let batch =
+        match async_graphql::http::receive_batch_body(content_type.as_deref(), reader, options)
+            .await
+        {
+            Ok(batch) => batch,
+            Err(e) => {
+                let text = e.to_string();
+                let status = if text.contains("length limit") || text.contains("too large") {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                return error_response(
+                    status,
+                    Code::BadUserInput,
+                    &format!("invalid GraphQL request: {text}"),
+                );
+            }
+        };
     if let BatchRequest::Batch(items) = &batch {
         let max = app.services.config.graphql.max_batch;
         if items.len() > max {
@@ -51,6 +110,10 @@ pub async fn execute(
     }
     let batch = batch.data(Caller(caller));
     GraphQLResponse::from(app.schema.execute_batch(batch).await).into_response()
+}
+
+fn body_error(e: Box<dyn std::error::Error + Send + Sync + 'static>) -> std::io::Error {
+    std::io::Error::other(e.to_string())
 }
 
 pub async fn subscriptions(

@@ -230,6 +230,93 @@ impl UploadMutation {
         Ok(quote.into())
     }
 
+    /// Uploads the files of a quote of the signed-in wallet (GraphQL multipart request spec;
+    /// send an `apollo-require-preflight` header). Files must come in the quoted order with
+    /// their quoted lengths; the worker then pays and stores, as after `POST /upload`.
+    async fn upload_files(
+        &self,
+        ctx: &Context<'_>,
+        quote_id: String,
+        files: Vec<async_graphql::Upload>,
+    ) -> async_graphql::Result<QuoteObject> {
+        use std::io::Seek;
+        use wharf_core::uploads::upload::{FileError, UploadError, receive_file};
+        let owner = require_wallet(ctx)?;
+        let services = services(ctx)?;
+        let quote = services
+            .quotes
+            .begin_upload_as(&quote_id, &owner)
+            .await
+            .map_err(|e| match e {
+                UploadError::NotFound => error(Code::NotFound, "quote does not exist"),
+                UploadError::AlreadyUploaded => error(Code::Conflict, "files already uploaded"),
+                UploadError::Expired => bad_input(e.to_string()),
+                UploadError::Db(db) => internal(db),
+                other => bad_input(other.to_string()),
+            })?;
+        let quoted = services
+            .quotes
+            .files(&quote.id)
+            .await
+            .map_err(quote_error)?;
+        let mut received = Vec::new();
+        let outcome: async_graphql::Result<()> = async {
+            if files.len() != quoted.len() {
+                return Err(bad_input(format!(
+                    "the quote is for {} files",
+                    quoted.len()
+                )));
+            }
+            for (upload, expected) in files.iter().zip(&quoted) {
+                let mut value = upload
+                    .value(ctx)
+                    .map_err(|_| bad_input("an uploaded file could not be read"))?;
+                value
+                    .content
+                    .rewind()
+                    .map_err(|_| bad_input("an uploaded file could not be read"))?;
+                let reader = tokio::fs::File::from_std(value.content);
+                receive_file(
+                    &services.content,
+                    reader,
+                    Some(value.filename),
+                    expected.length as u64,
+                    &mut received,
+                )
+                .await
+                .map_err(|e| match e {
+                    FileError::Store(store) => internal(store),
+                    refused => bad_input(refused.to_string()),
+                })?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = outcome {
+            services
+                .quotes
+                .discard_upload(&services.content, &quote.id, &received)
+                .await;
+            return Err(e);
+        }
+        services
+            .quotes
+            .finish_upload(&quote, &received)
+            .await
+            .map_err(internal)?;
+        services
+            .queue
+            .push_upload(&quote.id)
+            .await
+            .map_err(internal)?;
+        Ok(services
+            .quotes
+            .get(&quote.id)
+            .await
+            .map_err(quote_error)?
+            .into())
+    }
+
     /// Pays a waiting quote of the signed-in wallet with byte credits of one of its linked
     /// access tokens: `total bytes × started months` are charged, and the upload then skips
     /// the on-chain payment. Refunded if the quote expires without an upload.

@@ -57,6 +57,16 @@ pub fn signed_text(quote_id: &str, nonce: &str) -> String {
     )
 }
 
+fn check_open(quote: &Quote) -> Result<(), UploadError> {
+    if quote.status != status::WAITING {
+        return Err(UploadError::AlreadyUploaded);
+    }
+    if now_ms() > quote.expires_at {
+        return Err(UploadError::Expired);
+    }
+    Ok(())
+}
+
 /// A file as received and imported.
 #[derive(Debug, Clone)]
 pub struct ReceivedFile {
@@ -99,6 +109,49 @@ pub async fn verify_signer(
         })
 }
 
+/// Why one received file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("File sizes differ from the quote.")]
+    SizeMismatch,
+    #[error("The upload was cut off or is not valid multipart.")]
+    CutOff,
+    #[error(transparent)]
+    Store(crate::content::ContentError),
+}
+
+/// Imports one file of a quote, which must be exactly `expected` bytes long.
+pub async fn receive_file<R: tokio::io::AsyncRead + Unpin>(
+    content: &crate::content::ContentStore,
+    reader: R,
+    name: Option<String>,
+    expected: u64,
+    received: &mut Vec<ReceivedFile>,
+) -> Result<(), FileError> {
+    use crate::content::ContentError;
+    let imported = content
+        .import(reader, wharf_content::Profile::KUBO, Some(expected))
+        .await
+        .map_err(|e| match e {
+            ContentError::TooLarge { .. } => FileError::SizeMismatch,
+            ContentError::Read(_) => FileError::CutOff,
+            other => FileError::Store(other),
+        })?;
+    let summary = imported.summary;
+    received.push(ReceivedFile {
+        name: name.map(|n| n.chars().take(255).collect()),
+        length: summary.size,
+        cid: summary.root.to_string(),
+        car_id: imported.car_id,
+        sha256: hex::encode(summary.sha256),
+        piece_cid: summary.piece.cid_v1().to_string(),
+    });
+    if summary.size != expected {
+        return Err(FileError::SizeMismatch);
+    }
+    Ok(())
+}
+
 impl QuoteService {
     /// Authorises an upload and claims the quote for it (status 1 -> 2), atomically: of two
     /// uploads to one quote, one wins and the other is told the files are already uploaded.
@@ -109,13 +162,44 @@ impl QuoteService {
         signature: &str,
     ) -> Result<Quote, UploadError> {
         let quote = self.get(quote_id).await?;
-        if quote.status != status::WAITING {
-            return Err(UploadError::AlreadyUploaded);
-        }
-        if now_ms() > quote.expires_at {
-            return Err(UploadError::Expired);
-        }
+        check_open(&quote)?;
         verify_owner(self.db(), &quote, nonce, signature).await?;
+        self.claim(quote).await
+    }
+
+    /// The same for a caller already authenticated as `owner` (a GraphQL session).
+    pub async fn begin_upload_as(
+        &self,
+        quote_id: &str,
+        owner: &Address,
+    ) -> Result<Quote, UploadError> {
+        let quote = self.get(quote_id).await?;
+        if quote.owner != *owner {
+            return Err(UploadError::NotFound);
+        }
+        check_open(&quote)?;
+        self.claim(quote).await
+    }
+
+    /// Gives up an upload: its imported files are removed and the quote waits again.
+    pub async fn discard_upload(
+        &self,
+        content: &crate::content::ContentStore,
+        quote_id: &str,
+        received: &[ReceivedFile],
+    ) {
+        for file in received {
+            if let Err(e) = content.remove_car(&file.car_id).await {
+                tracing::warn!(error = %e, car = %file.car_id, "cleaning up a refused upload failed");
+            }
+        }
+        if let Err(e) = self.abandon_upload(quote_id).await {
+            tracing::error!(error = %e, quote = %quote_id, "releasing a quote failed");
+        }
+    }
+
+    async fn claim(&self, quote: Quote) -> Result<Quote, UploadError> {
+        let quote_id = quote.id.clone();
         let claimed = self
             .db()
             .execute_raw(sql::statement(

@@ -804,3 +804,110 @@ quote_ttl_secs = 4
     }
     assert_eq!(status_of(&app, &unused).await, 299);
 }
+
+fn graphql_multipart(quote_id: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let nulls: Vec<Value> = files.iter().map(|_| Value::Null).collect();
+    let operations = json!({
+        "query": "mutation($q: String!, $f: [Upload!]!) { uploadFiles(quoteId: $q, files: $f) { id status } }",
+        "variables": {"q": quote_id, "f": nulls},
+    });
+    let map: serde_json::Map<String, Value> = (0..files.len())
+        .map(|i| (i.to_string(), json!([format!("variables.f.{i}")])))
+        .collect();
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("operations", operations.to_string()),
+        ("map", Value::Object(map).to_string()),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (i, (name, data)) in files.iter().enumerate() {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{i}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+#[tokio::test]
+async fn graphql_multipart_upload_needs_a_preflight_header_and_the_owner() {
+    let toml = "[[storages]]\ntype = \"ipfs\"\n[auth]\nsiwe_domain = \"wharf.test\"\n";
+    let mut app = TestApp::spawn_with_toml(Some(toml), &[]).await;
+    app.spawn_workers();
+    let alice = Wallet::new();
+    let mallory = Wallet::new();
+    let alice_session = app.sign_in(&alice, "wharf.test").await;
+    let mallory_session = app.sign_in(&mallory, "wharf.test").await;
+    let create = "mutation($i: CreateQuoteInput!) { createQuote(input: $i) { id } }";
+    let (_, q) = app
+        .graphql(
+            create,
+            json!({"i": {"storage": "ipfs", "fileLengths": [5, 3], "duration": 60, "chainId": 0,
+                          "tokenAddress": "0x0000000000000000000000000000000000000000"}}),
+            Some(&alice_session),
+        )
+        .await;
+    let id = q["data"]["createQuote"]["id"].as_str().unwrap().to_string();
+    let files: [(&str, &[u8]); 2] = [("a.txt", b"hello"), ("b.txt", b"abc")];
+    let send = |session: String, preflight: bool, body: Vec<u8>| {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(session)
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body);
+        if preflight {
+            request = request.header("apollo-require-preflight", "true");
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // No preflight header: refused before anything is read (CSRF).
+    let (status, body) = send(alice_session.clone(), false, graphql_multipart(&id, &files)).await;
+    assert_eq!(status, 400, "{body}");
+    // Another wallet: the quote does not exist for it.
+    let (_, body) = send(mallory_session, true, graphql_multipart(&id, &files)).await;
+    assert_eq!(wharf_tests::error_code(&body), Some("NOT_FOUND"), "{body}");
+    // Wrong sizes: refused, nothing kept, the quote still waits.
+    let (_, body) = send(
+        alice_session.clone(),
+        true,
+        graphql_multipart(&id, &[("a", b"hi"), ("b", b"abc")]),
+    )
+    .await;
+    assert_eq!(
+        wharf_tests::error_code(&body),
+        Some("BAD_USER_INPUT"),
+        "{body}"
+    );
+    assert_eq!(status_of(&app, &id).await, 1);
+    // The owner with the header: accepted, paid (free), stored, served.
+    let (status, body) = send(alice_session, true, graphql_multipart(&id, &files)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(settled(&app, &id).await, 400);
+    let cid = wharf_content::unixfs::file_cid(wharf_content::Profile::KUBO, b"hello");
+    let served = app
+        .client
+        .get(app.url(&format!("/ipfs/{cid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.bytes().await.unwrap(), &b"hello"[..]);
+}

@@ -7,13 +7,9 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::io::StreamReader;
-use wharf_content::Profile;
-use wharf_core::{
-    content::ContentError,
-    uploads::{
-        status,
-        upload::{ReceivedFile, UploadError, verify_owner},
-    },
+use wharf_core::uploads::{
+    status,
+    upload::{FileError, ReceivedFile, UploadError, receive_file, verify_owner},
 };
 
 use super::{Reply, quotes::quote_error};
@@ -27,7 +23,7 @@ pub struct SignedQuery {
     signature: Option<String>,
 }
 
-fn upload_error(e: UploadError) -> Reply {
+pub fn upload_error(e: UploadError) -> Reply {
     let message = |s: StatusCode, t: &str| Reply::message(s, t);
     match e {
         UploadError::NotFound => message(StatusCode::NOT_FOUND, "Quote does not exist."),
@@ -94,14 +90,10 @@ pub async fn upload(
     let result = receive(&app, request, &files, &mut received).await;
     if let Err(reply) = result {
         // Nothing is kept of a refused upload, and the quote can be uploaded again.
-        for file in &received {
-            if let Err(e) = services.content.remove_car(&file.car_id).await {
-                tracing::warn!(error = %e, car = %file.car_id, "cleaning up a refused upload failed");
-            }
-        }
-        if let Err(e) = services.quotes.abandon_upload(&quote.id).await {
-            tracing::error!(error = %e, quote = %quote.id, "releasing a quote failed");
-        }
+        services
+            .quotes
+            .discard_upload(&services.content, &quote.id, &received)
+            .await;
         return Err(reply);
     }
     services
@@ -154,30 +146,19 @@ async fn receive(
         let Some(expected) = quoted.get(received.len()) else {
             return Err(bad("More files than the quote was made for."));
         };
-        let expected_len = expected.length as u64;
         let reader = StreamReader::new(field.map_err(std::io::Error::other));
-        let imported = app
-            .services
-            .content
-            .import(reader, Profile::KUBO, Some(expected_len))
-            .await
-            .map_err(|e| match e {
-                ContentError::TooLarge { .. } => bad("File sizes differ from the quote."),
-                ContentError::Read(_) => bad("The upload was cut off or is not valid multipart."),
-                other => Reply::internal(other),
-            })?;
-        let summary = imported.summary;
-        received.push(ReceivedFile {
-            name: name.map(|n| n.chars().take(255).collect()),
-            length: summary.size,
-            cid: summary.root.to_string(),
-            car_id: imported.car_id,
-            sha256: hex::encode(summary.sha256),
-            piece_cid: summary.piece.cid_v1().to_string(),
-        });
-        if summary.size != expected_len {
-            return Err(bad("File sizes differ from the quote."));
-        }
+        receive_file(
+            &app.services.content,
+            reader,
+            name,
+            expected.length as u64,
+            received,
+        )
+        .await
+        .map_err(|e| match e {
+            FileError::Store(store) => Reply::internal(store),
+            refused => bad(&refused.to_string()),
+        })?;
     }
     if received.is_empty() {
         return Err(bad("No file sent alongside the request."));
