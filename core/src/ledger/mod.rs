@@ -105,10 +105,7 @@ impl Ledger {
     }
 
     pub async fn token_exists(&self, token: &str) -> Result<bool, LedgerError> {
-        Ok(access_token::Entity::find_by_id(token.to_string())
-            .one(&self.db)
-            .await?
-            .is_some())
+        Ok(token_exists_in(&self.db, token).await?)
     }
 
     /// The balance in bytes; `None` for a token that was never issued.
@@ -137,16 +134,8 @@ impl Ledger {
     ) -> Result<i64, LedgerError> {
         debug_assert!(kind.is_credit());
         let txn = sql::begin_write(&self.db).await?;
-        match credit_in(&txn, token, bytes, kind, reference).await {
-            Ok(balance) => {
-                txn.commit().await?;
-                Ok(balance)
-            }
-            Err(e) => {
-                txn.rollback().await?;
-                Err(e)
-            }
-        }
+        let result = credit_in(&txn, token, bytes, kind, reference).await;
+        settle(txn, result).await
     }
 
     /// Takes credit away, refusing to go below zero. Returns the new balance.
@@ -162,31 +151,15 @@ impl Ledger {
             return Err(LedgerError::InvalidAmount);
         }
         let txn = sql::begin_write(&self.db).await?;
-        match debit_in(&txn, token, bytes, kind, reference).await {
-            Ok(balance) => {
-                txn.commit().await?;
-                Ok(balance)
-            }
-            Err(e) => {
-                txn.rollback().await?;
-                Err(e)
-            }
-        }
+        let result = debit_in(&txn, token, bytes, kind, reference).await;
+        settle(txn, result).await
     }
 
     /// Redeems a promocode for a token, once per (code, token), all in one transaction.
     pub async fn redeem(&self, token: &str, code: &str) -> Result<i64, LedgerError> {
         let txn = sql::begin_write(&self.db).await?;
-        match redeem_in(&txn, token, code).await {
-            Ok(balance) => {
-                txn.commit().await?;
-                Ok(balance)
-            }
-            Err(e) => {
-                txn.rollback().await?;
-                Err(e)
-            }
-        }
+        let result = redeem_in(&txn, token, code).await;
+        settle(txn, result).await
     }
 
     /// Creates a promocode; `replace` updates an existing one instead of refusing.
@@ -300,10 +273,7 @@ pub(crate) async fn debit_in(
         ))
         .await?;
     let Some(row) = row else {
-        let exists = access_token::Entity::find_by_id(token.to_string())
-            .one(txn)
-            .await?
-            .is_some();
+        let exists = token_exists_in(txn, token).await?;
         return Err(if exists {
             LedgerError::InsufficientBalance
         } else {
@@ -334,10 +304,7 @@ async fn redeem_in(txn: &DatabaseTransaction, token: &str, code: &str) -> Result
         ))
         .await?;
     if claimed.rows_affected() != 1 {
-        let exists = access_token::Entity::find_by_id(token.to_string())
-            .one(txn)
-            .await?
-            .is_some();
+        let exists = token_exists_in(txn, token).await?;
         return Err(if exists {
             LedgerError::AlreadyRedeemed
         } else {
@@ -382,10 +349,7 @@ pub(crate) async fn credit_in(
         ))
         .await?;
     let Some(row) = row else {
-        let exists = access_token::Entity::find_by_id(token.to_string())
-            .one(txn)
-            .await?
-            .is_some();
+        let exists = token_exists_in(txn, token).await?;
         return Err(if exists {
             LedgerError::Overflow
         } else {
@@ -395,6 +359,31 @@ pub(crate) async fn credit_in(
     let balance: i64 = row.try_get("", "amount")?;
     append_entry(txn, token, kind, bytes, balance, reference).await?;
     Ok(balance)
+}
+
+/// Whether an access token was ever issued.
+async fn token_exists_in<C: ConnectionTrait>(conn: &C, token: &str) -> Result<bool, DbErr> {
+    Ok(access_token::Entity::find_by_id(token.to_string())
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Commits on success and rolls back on failure, returning the result.
+async fn settle<T>(
+    txn: DatabaseTransaction,
+    result: Result<T, LedgerError>,
+) -> Result<T, LedgerError> {
+    match result {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            txn.rollback().await?;
+            Err(e)
+        }
+    }
 }
 
 async fn append_entry(
