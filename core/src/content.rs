@@ -67,7 +67,7 @@ impl ContentStore {
     where
         R: AsyncRead + Unpin,
     {
-        let car_id = ulid_like();
+        let car_id = ulid::Ulid::generate().to_string();
         let key = Path::from(format!("cars/{car_id}.body"));
         let upload = self.blobs.store().put_multipart(&key).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
@@ -314,10 +314,4 @@ pub fn classify(cid: &Cid, data: &[u8]) -> Result<BlockKind, WalkError> {
         }
         other => Err(WalkError::UnsupportedCodec(other)),
     }
-}
-
-fn ulid_like() -> String {
-    use rand::Rng;
-    let random: u64 = rand::thread_rng().r#gen();
-    format!("{:013x}{:016x}", now_ms(), random)
 }

@@ -147,9 +147,6 @@ impl Ledger {
         reference: Option<&str>,
     ) -> Result<i64, LedgerError> {
         debug_assert!(!kind.is_credit());
-        if bytes <= 0 {
-            return Err(LedgerError::InvalidAmount);
-        }
         let txn = sql::begin_write(&self.db).await?;
         let result = debit_in(&txn, token, bytes, kind, reference).await;
         settle(txn, result).await

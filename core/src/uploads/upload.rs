@@ -164,7 +164,7 @@ impl QuoteService {
         let quote = self.get(quote_id).await?;
         check_open(&quote)?;
         verify_owner(self.db(), &quote, nonce, signature).await?;
-        self.claim(quote).await
+        self.claim(&quote.id).await
     }
 
     /// The same for a caller already authenticated as `owner` (a GraphQL session).
@@ -178,7 +178,7 @@ impl QuoteService {
             return Err(UploadError::NotFound);
         }
         check_open(&quote)?;
-        self.claim(quote).await
+        self.claim(&quote.id).await
     }
 
     /// Gives up an upload: its imported files are removed and the quote waits again.
@@ -198,8 +198,7 @@ impl QuoteService {
         }
     }
 
-    async fn claim(&self, quote: Quote) -> Result<Quote, UploadError> {
-        let quote_id = quote.id.clone();
+    async fn claim(&self, quote_id: &str) -> Result<Quote, UploadError> {
         let claimed = self
             .db()
             .execute_raw(sql::statement(
@@ -216,7 +215,9 @@ impl QuoteService {
         if claimed.rows_affected() != 1 {
             return Err(UploadError::AlreadyUploaded);
         }
-        Ok(quote)
+        // Read back after the claim: a payment with credits may have landed since `quote`
+        // was loaded, and nothing can change it once the quote is claimed.
+        Ok(self.get(quote_id).await?)
     }
 
     /// Gives a claimed quote back (the upload failed before completing).
@@ -239,14 +240,7 @@ impl QuoteService {
     /// Records the received files and hands the quote to the worker: payment next (100), or
     /// storing at once (300) when there is nothing to pay.
     pub async fn finish_upload(&self, quote: &Quote, files: &[ReceivedFile]) -> Result<i32, DbErr> {
-        // Re-read: the quote may have been paid with credits since it was loaded.
-        let paid_with_credits = self
-            .get(&quote.id)
-            .await
-            .ok()
-            .and_then(|q| q.paid_with)
-            .is_some();
-        let next = if quote.token_amount.is_zero() || paid_with_credits {
+        let next = if quote.token_amount.is_zero() || quote.paid_with.is_some() {
             status::STORING
         } else {
             status::PAYMENT_STARTED

@@ -586,15 +586,21 @@ async fn fifty_concurrent_uploads_to_different_quotes_all_complete() {
     );
 }
 
+/// An app whose only storage is a free `ipfs`, with workers running: no chain needed.
+async fn free_app() -> TestApp {
+    let toml = "[[storages]]\ntype = \"ipfs\"\n[auth]\nsiwe_domain = \"wharf.test\"\n";
+    let mut app = TestApp::spawn_with_toml(Some(toml), &[]).await;
+    app.spawn_workers();
+    app
+}
+
 #[tokio::test]
 async fn free_storage_status_subscription_and_history() {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     use wharf_tests::ws;
 
-    let toml = "[[storages]]\ntype = \"ipfs\"\ndescription = \"free\"\n[auth]\nsiwe_domain = \"wharf.test\"\n";
-    let mut app = TestApp::spawn_with_toml(Some(toml), &[]).await;
-    app.spawn_workers();
+    let app = free_app().await;
     let alice = Wallet::new();
     let body = json!({
         "type": "ipfs", "files": [{"length": 5}], "duration": 60,
@@ -839,9 +845,7 @@ fn graphql_multipart(quote_id: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
 
 #[tokio::test]
 async fn graphql_multipart_upload_needs_a_preflight_header_and_the_owner() {
-    let toml = "[[storages]]\ntype = \"ipfs\"\n[auth]\nsiwe_domain = \"wharf.test\"\n";
-    let mut app = TestApp::spawn_with_toml(Some(toml), &[]).await;
-    app.spawn_workers();
+    let app = free_app().await;
     let alice = Wallet::new();
     let mallory = Wallet::new();
     let alice_session = app.sign_in(&alice, "wharf.test").await;
