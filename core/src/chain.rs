@@ -163,8 +163,9 @@ pub async fn collect_payment(
         .with_to(token)
         .with_chain_id(chain.chain_id)
         .with_input(Bytes::from(call.abi_encode()));
-    // One sender at a time per treasury: in this process by a mutex, across processes on
-    // PostgreSQL by an advisory lock, so that two payments never take the same nonce.
+    // One sender at a time per treasury: in this process by a mutex, across processes by an
+    // advisory lock on PostgreSQL or a file lock in the shared data directory on SQLite, so
+    // that two payments never take the same nonce.
     let lock = send_lock(chain.chain_id);
     let guard = lock.lock().await;
     let mut pg = match services.db.get_database_backend() {
@@ -185,7 +186,7 @@ pub async fn collect_payment(
         _ => None,
     };
     // Sign, record on the quote, then broadcast.
-    let sent: Result<Sent, ChainError> = async {
+    let sending = async {
         let envelope = match provider.fill(request).await {
             Ok(SendableTx::Envelope(envelope)) => envelope,
             Ok(SendableTx::Builder(_)) => {
@@ -210,8 +211,19 @@ pub async fn collect_payment(
             return Err(err(format!("broadcasting {hash}: {e}")));
         }
         Ok(Sent::Broadcast { hash, raw })
-    }
-    .await;
+    };
+    let sent: Result<Sent, ChainError> = if pg.is_some() {
+        sending.await
+    } else {
+        let path = services
+            .config
+            .data_dir
+            .join(format!("treasury-{}.lock", chain.chain_id));
+        crate::filelock::exclusive(&path, sending)
+            .await
+            .map_err(|e| err(format!("locking {}: {e}", path.display())))
+            .and_then(|sent| sent)
+    };
     if let Some(conn) = pg.as_mut() {
         let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(SEND_LOCK_KEY + chain.chain_id as i64)

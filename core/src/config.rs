@@ -153,6 +153,9 @@ pub struct JobsConfig {
     /// Seconds between worker heartbeats; a worker silent for three of them is presumed dead
     /// and its jobs go to another.
     pub heartbeat_secs: u64,
+    /// Milliseconds between looks for new jobs on the embedded SQLite queue (Redis pushes
+    /// wake workers on their own).
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -315,6 +318,7 @@ impl Default for JobsConfig {
             housekeeping_schedule: "0 */5 * * * *".into(),
             shutdown_timeout_secs: 30,
             heartbeat_secs: 10,
+            poll_interval_ms: 500,
         }
     }
 }
@@ -402,6 +406,9 @@ impl Config {
         }
         if self.http.max_body_bytes == 0 {
             return invalid("http.max_body_bytes must be positive");
+        }
+        if self.jobs.poll_interval_ms == 0 {
+            return invalid("jobs.poll_interval_ms must be positive");
         }
         if self.jobs.heartbeat_secs == 0 {
             return invalid("jobs.heartbeat_secs must be positive");

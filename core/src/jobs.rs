@@ -40,6 +40,9 @@ impl Housekeeping {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessUpload {
     pub quote_id: String,
+    /// The owner's signature, for a storage microservice that checks it itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<crate::uploads::backend::OwnerSignature>,
 }
 
 impl ProcessUpload {
@@ -196,9 +199,14 @@ impl JobQueue {
         self.housekeeping.push(job, self.max_attempts).await
     }
 
-    pub async fn push_upload(&self, quote_id: &str) -> Result<String, JobError> {
+    pub async fn push_upload(
+        &self,
+        quote_id: &str,
+        signed: Option<crate::uploads::backend::OwnerSignature>,
+    ) -> Result<String, JobError> {
         let job = ProcessUpload {
             quote_id: quote_id.to_string(),
+            signed,
         };
         self.uploads.push(job, self.max_attempts).await
     }

@@ -28,6 +28,10 @@ pub struct Model {
     /// JSON of what the storage backend produced (CIDs, deal ids, transaction ids).
     pub link: Option<String>,
     pub failure: Option<String>,
+    /// The registered storage microservice that priced the quote and stores its files.
+    pub remote_url: Option<String>,
+    /// When the received files were handed to that microservice (its status counts from then).
+    pub forwarded_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
     pub updated_at: i64,

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_foundation;
 mod m20261122_000001_create_content;
 mod m20261122_000002_create_quotes;
+mod m20261122_000003_quote_remote;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_foundation::Migration),
             Box::new(m20261122_000001_create_content::Migration),
             Box::new(m20261122_000002_create_quotes::Migration),
+            Box::new(m20261122_000003_quote_remote::Migration),
         ]
     }
 }

@@ -19,6 +19,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = services.config.clone();
+    let poll = Duration::from_millis(config.jobs.poll_interval_ms);
     let mut monitor =
         Monitor::new().shutdown_timeout(Duration::from_secs(config.jobs.shutdown_timeout_secs));
 
@@ -29,7 +30,8 @@ pub async fn run(
             queue,
             s.clone(),
             housekeeping::handler(),
-            services.clone()
+            services.clone(),
+            poll = poll
         ),
         Storage::Redis(r) => register_job!(
             monitor,
@@ -46,7 +48,8 @@ pub async fn run(
             queue,
             s.clone(),
             uploads::handler(),
-            services.clone()
+            services.clone(),
+            poll = poll
         ),
         Storage::Redis(r) => register_job!(
             monitor,

@@ -52,11 +52,23 @@ pub fn retry_policy(retries: usize) -> BackoffRetryPolicy<ExponentialBackoff> {
 /// generically costs more than it explains.
 #[macro_export]
 macro_rules! register_job {
+    // A backend that only learns of new jobs when polled (apalis-sqlite parks an idle worker
+    // until its next heartbeat): poll it at this interval as well.
+    ($monitor:expr, $queue:expr, $storage:expr, $handler:expr, $services:expr, poll = $poll:expr) => {{
+        let storage = $storage;
+        let poll: std::time::Duration = $poll;
+        $crate::register_job!(@build $monitor, $queue,
+            apalis::prelude::BackendExt::poll_with_interval(storage.clone(), poll),
+            $handler, $services)
+    }};
     ($monitor:expr, $queue:expr, $storage:expr, $handler:expr, $services:expr) => {{
+        let storage = $storage;
+        $crate::register_job!(@build $monitor, $queue, storage.clone(), $handler, $services)
+    }};
+    (@build $monitor:expr, $queue:expr, $backend:expr, $handler:expr, $services:expr) => {{
         use apalis::layers::WorkerBuilderExt as _;
         use tower::Layer as _;
         let name = $crate::register::unique_name(&$queue);
-        let backend = $storage;
         let services = $services;
         let concurrency = services.config.jobs.concurrency;
         let retries = services.config.jobs.max_retries;
@@ -65,7 +77,7 @@ macro_rules! register_job {
                 tracing::warn!(worker = %name, restarts, "restarting worker");
             }
             apalis::prelude::WorkerBuilder::new(name.clone())
-                .backend(backend.clone())
+                .backend($backend)
                 .concurrency(concurrency)
                 .retry($crate::register::retry_policy(retries))
                 .enable_tracing()

@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use apalis::prelude::*;
-use serde_json::json;
 use wharf_core::{
     chain::{self, PaymentOutcome},
     jobs::ProcessUpload,
     services::Services,
-    uploads::{QuoteError, status},
+    uploads::{
+        Quote, QuoteError,
+        backend::{BackendError, Stored},
+        status,
+    },
 };
 
 use crate::register::{Handler, observed};
@@ -67,32 +70,59 @@ async fn run(job: ProcessUpload, services: Data<Arc<Services>>) -> Result<(), Bo
                 }
             };
         }
-        if (status::STORING..status::DONE).contains(&current) {
-            store(&services, &quote.id).await?;
+        if (status::STORING..status::DONE).contains(&current) && quote.forwarded_at.is_none() {
+            store(&services, &quote, job.signed.as_ref()).await?;
         }
         Ok(())
     })
     .await
 }
 
-/// The built-in `ipfs` storage: the blocks are already in the blob store, served by the
-/// gateway; the link names each file's CID.
-async fn store(services: &Services, quote_id: &str) -> Result<(), BoxDynError> {
-    let files = services.quotes.files(quote_id).await?;
-    let mut link = Vec::with_capacity(files.len());
-    for file in &files {
-        let Some(cid) = &file.cid else {
-            return Err(AbortError::new(format!(
-                "file {} of quote {quote_id} was never received",
-                file.idx
-            ))
-            .into());
-        };
-        link.push(json!({"type": "ipfs", "cid": cid}));
+/// Hands the files to the quote's storage backend: the built-in one finishes at once (400
+/// with its link); a storage microservice takes them and reports its own status from then.
+async fn store(
+    services: &Services,
+    quote: &Quote,
+    signed: Option<&wharf_core::uploads::backend::OwnerSignature>,
+) -> Result<(), BoxDynError> {
+    let files = services.quotes.files(&quote.id).await?;
+    let backend = services.quotes.backend(quote).await?;
+    match backend.store(quote, &files, signed).await {
+        Ok(Stored::Done(link)) => {
+            services
+                .quotes
+                .complete(&quote.id, &link.to_string())
+                .await?
+        }
+        Ok(Stored::Handed) => services.quotes.mark_forwarded(&quote.id).await?,
+        // Down or overloaded: try again later (the job's retries, with backoff).
+        Err(BackendError::Remote(e)) if e.is_transient() => return Err(e.into()),
+        Err(refused) => {
+            tracing::info!(quote = %quote.id, error = %refused, "storing failed");
+            services
+                .quotes
+                .transition(
+                    &quote.id,
+                    &[status::STORING],
+                    status::STORE_FAILED,
+                    Some(&failure_text(&refused)),
+                )
+                .await?;
+        }
     }
-    services
-        .quotes
-        .complete(quote_id, &serde_json::Value::Array(link).to_string())
-        .await?;
     Ok(())
+}
+
+/// What a failed store is recorded as: the service's own message when it gave one.
+fn failure_text(e: &BackendError) -> String {
+    match e {
+        BackendError::Remote(wharf_core::uploads::microservice::RemoteError::Refused {
+            status,
+            body,
+        }) => format!("the storage service refused with HTTP {status}: {body}")
+            .chars()
+            .take(1000)
+            .collect(),
+        other => other.to_string(),
+    }
 }

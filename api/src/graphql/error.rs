@@ -10,6 +10,8 @@ pub enum Code {
     Forbidden,
     NotFound,
     Conflict,
+    /// A storage service wharf forwards to did not answer usefully.
+    Unavailable,
     Internal,
 }
 
@@ -21,6 +23,7 @@ impl Code {
             Code::Forbidden => "FORBIDDEN",
             Code::NotFound => "NOT_FOUND",
             Code::Conflict => "CONFLICT",
+            Code::Unavailable => "SERVICE_UNAVAILABLE",
             Code::Internal => "INTERNAL",
         }
     }

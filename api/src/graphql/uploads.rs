@@ -7,7 +7,7 @@ use async_graphql::{
 };
 use wharf_core::{
     auth::{Address, Principal},
-    uploads::{Quote, QuoteError, QuoteRequest},
+    uploads::{Quote, QuoteError, QuoteRequest, microservice::RemoteError},
 };
 
 use super::{
@@ -103,8 +103,15 @@ pub struct CreateQuoteInput {
 fn quote_error(e: QuoteError) -> async_graphql::Error {
     match e {
         QuoteError::UnknownStorage => error(Code::NotFound, "chosen storage type does not exist"),
-        QuoteError::Invalid(t) | QuoteError::Unsupported(t) => bad_input(t),
+        QuoteError::Invalid(t) => bad_input(t),
         QuoteError::NotFound => error(Code::NotFound, "quote does not exist"),
+        QuoteError::Remote(RemoteError::Refused { status, body }) => bad_input(format!(
+            "the storage service refused (HTTP {status}): {body}"
+        )),
+        QuoteError::Remote(remote) => {
+            tracing::warn!(error = %remote, "storage service failed");
+            error(Code::Unavailable, "the storage service is not available")
+        }
         QuoteError::Db(db) => internal(db),
     }
 }
@@ -155,7 +162,11 @@ impl UploadQuery {
         if caller(ctx).is_none() {
             return Err(error(Code::Unauthenticated, "sign in with Ethereum first"));
         }
-        let quote = services(ctx)?.quotes.get(&id).await.map_err(quote_error)?;
+        let quote = services(ctx)?
+            .quotes
+            .get_current(&id)
+            .await
+            .map_err(quote_error)?;
         if !visible(ctx, &quote) {
             // Not found rather than forbidden: quote ids of others are not disclosed.
             return Err(error(Code::NotFound, "quote does not exist"));
@@ -306,7 +317,7 @@ impl UploadMutation {
             .map_err(internal)?;
         services
             .queue
-            .push_upload(&quote.id)
+            .push_upload(&quote.id, None)
             .await
             .map_err(internal)?;
         Ok(services
@@ -380,7 +391,7 @@ impl UploadSubscription {
                 if last.is_some() {
                     loop {
                         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                        match services.quotes.get(&id).await {
+                        match services.quotes.get_current(&id).await {
                             Ok(q) if Some(q.status) != last => {
                                 current = q.status;
                                 break;

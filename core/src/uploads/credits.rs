@@ -17,7 +17,7 @@ use crate::{
 pub enum CreditError {
     #[error("quote does not exist")]
     NotFound,
-    #[error("the quote is already paid or uploaded")]
+    #[error("the quote is already paid or uploaded, or its storage service collects payment")]
     NotPayable,
     #[error("quote already expired, please create a new one")]
     Expired,
@@ -58,7 +58,11 @@ impl QuoteService {
             Err(super::QuoteError::Db(db)) => return Err(CreditError::Db(db)),
             Err(other) => return Err(CreditError::Db(DbErr::Custom(other.to_string()))),
         };
-        if quote.status != status::WAITING || quote.paid_with.is_some() {
+        // A storage microservice collects its own payment on chain.
+        if quote.status != status::WAITING
+            || quote.paid_with.is_some()
+            || quote.remote_url.is_some()
+        {
             return Err(CreditError::NotPayable);
         }
         if now_ms() > quote.expires_at {

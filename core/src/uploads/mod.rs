@@ -1,6 +1,9 @@
 //! Uploads: storages on offer, priced quotes, and (in the worker) payment and storing.
+pub mod backend;
 pub mod credits;
+pub mod microservice;
 pub mod quotes;
+pub mod registry;
 pub mod storages;
 pub mod upload;
 
@@ -22,4 +25,9 @@ pub mod status {
     pub const STORE_FAILED: i32 = 401;
     pub const LENGTH_MISMATCH: i32 = 402;
     pub const EXPIRED: i32 = 299;
+
+    /// Done, payment failed, or storing failed: nothing changes after these.
+    pub fn is_final(status: i32) -> bool {
+        status >= DONE || (PAYMENT_FAILED..STORING).contains(&status)
+    }
 }

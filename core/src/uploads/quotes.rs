@@ -4,18 +4,17 @@ use std::{collections::HashMap, str::FromStr, sync::Arc};
 use alloy_primitives::{Address, U256};
 use rand::RngCore;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use wharf_entity::{quote, quote_file};
 
-use super::{status, storages};
-use crate::{
-    auth::address_key,
-    config::Config,
-    pricing::{self, Decimal},
-    sql,
-    time::now_ms,
+use super::{
+    backend::{BackendError, BuiltIn, StorageBackend},
+    microservice::{Microservice, RemoteError},
+    status, storages,
 };
+use crate::{auth::address_key, config::Config, sql, time::now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuoteError {
@@ -25,10 +24,20 @@ pub enum QuoteError {
     Invalid(String),
     #[error("quote does not exist")]
     NotFound,
-    #[error("{0}")]
-    Unsupported(String),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+impl From<BackendError> for QuoteError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Invalid(text) => QuoteError::Invalid(text),
+            BackendError::NotDone => QuoteError::Invalid(e.to_string()),
+            BackendError::Remote(remote) => QuoteError::Remote(remote),
+        }
+    }
 }
 
 /// What a client asks to have priced.
@@ -58,9 +67,21 @@ pub struct Quote {
     pub status: i32,
     pub created_at: i64,
     pub expires_at: i64,
+    pub updated_at: i64,
     pub link: Option<String>,
     /// The web-core access token that paid, when paid with credits.
     pub paid_with: Option<String>,
+    /// The storage microservice that priced it (None: a storage built into wharf).
+    pub remote_url: Option<String>,
+    /// When the files were handed to that microservice.
+    pub forwarded_at: Option<i64>,
+}
+
+impl Quote {
+    /// A final status: done, payment failed, or storing failed.
+    pub fn is_final(&self) -> bool {
+        status::is_final(self.status)
+    }
 }
 
 impl TryFrom<quote::Model> for Quote {
@@ -82,8 +103,11 @@ impl TryFrom<quote::Model> for Quote {
             status: m.status,
             created_at: m.created_at,
             expires_at: m.expires_at,
+            updated_at: m.updated_at,
             link: m.link,
             paid_with: m.paid_with,
+            remote_url: m.remote_url,
+            forwarded_at: m.forwarded_at,
             storage: m.storage,
             id: m.id,
         })
@@ -94,8 +118,9 @@ impl TryFrom<quote::Model> for Quote {
 pub struct QuoteService {
     config: Arc<Config>,
     db: DatabaseConnection,
-    /// Treasury address per chain id: where payments go and who sends `transferFrom`.
-    treasuries: HashMap<u64, Address>,
+    built_in: Arc<BuiltIn>,
+    /// For talking to storage microservices.
+    http: reqwest::Client,
 }
 
 impl QuoteService {
@@ -105,9 +130,13 @@ impl QuoteService {
         treasuries: HashMap<u64, Address>,
     ) -> Self {
         Self {
+            built_in: Arc::new(BuiltIn {
+                config: config.clone(),
+                treasuries,
+            }),
             config,
             db,
-            treasuries,
+            http: super::microservice::http_client(),
         }
     }
 
@@ -116,7 +145,38 @@ impl QuoteService {
     }
 
     pub fn treasury(&self, chain_id: u64) -> Option<Address> {
-        self.treasuries.get(&chain_id).copied()
+        self.built_in.treasuries.get(&chain_id).copied()
+    }
+
+    fn backend_of_offer(&self, offer: &storages::StorageOffer) -> Arc<dyn StorageBackend> {
+        match &offer.microservice_url {
+            Some(url) => Arc::new(self.microservice(url)),
+            None => self.built_in.clone(),
+        }
+    }
+
+    pub fn microservice(&self, url: &str) -> Microservice {
+        Microservice {
+            http: self.http.clone(),
+            url: url.to_string(),
+        }
+    }
+
+    /// The backend that stores a quote: its microservice (at the URL it registered last, or
+    /// the one it had when the quote was made), else the built-in storage.
+    pub async fn backend(&self, quote: &Quote) -> Result<Arc<dyn StorageBackend>, DbErr> {
+        let Some(recorded) = &quote.remote_url else {
+            return Ok(self.built_in.clone());
+        };
+        let current = self
+            .offered()
+            .await?
+            .into_iter()
+            .find(|o| o.kind == quote.storage)
+            .and_then(|o| o.microservice_url);
+        Ok(Arc::new(
+            self.microservice(current.as_deref().unwrap_or(recorded)),
+        ))
     }
 
     pub async fn offered(&self) -> Result<Vec<storages::StorageOffer>, DbErr> {
@@ -132,11 +192,6 @@ impl QuoteService {
             .into_iter()
             .find(|o| o.kind == request.storage)
             .ok_or(QuoteError::UnknownStorage)?;
-        if offer.microservice_url.is_some() {
-            return Err(QuoteError::Unsupported(
-                "quotes for microservice storages are not available yet".into(),
-            ));
-        }
         let count = request.file_lengths.len();
         if count == 0 {
             return Err(QuoteError::Invalid("Empty files field.".into()));
@@ -164,61 +219,33 @@ impl QuoteService {
                 limits.max_duration_secs
             )));
         }
-        let storage_config = self
-            .config
-            .storages
-            .iter()
-            .find(|s| s.kind == request.storage)
-            .ok_or(QuoteError::UnknownStorage)?;
-        let (amount, approve) = if storage_config.price_per_gib_month.is_empty() {
-            // A free storage: nothing to pay, nobody to approve.
-            (U256::ZERO, Address::ZERO)
-        } else {
-            let chain = self
-                .config
-                .chains
-                .iter()
-                .find(|c| c.chain_id == request.chain_id)
-                .ok_or_else(|| QuoteError::Invalid("Payment chain not accepted.".into()))?;
-            let token = chain
-                .tokens
-                .iter()
-                .find(|t| Address::from_str(&t.address).ok() == Some(request.token_address))
-                .ok_or_else(|| QuoteError::Invalid("Payment token not accepted.".into()))?;
-            let price = storage_config
-                .price_per_gib_month
-                .get(&format!("{}:{}", chain.chain_id, token.symbol))
-                .ok_or_else(|| QuoteError::Invalid("Payment token not accepted.".into()))?;
-            let price = Decimal::parse(price).map_err(|e| QuoteError::Invalid(e.to_string()))?;
-            let amount = pricing::amount(&price, token.decimals, total, request.duration_secs)
-                .map_err(|e| QuoteError::Invalid(e.to_string()))?;
-            let treasury = self.treasury(chain.chain_id).ok_or_else(|| {
-                QuoteError::Invalid(format!(
-                    "chain {} has no treasury configured",
-                    chain.chain_id
-                ))
-            })?;
-            (amount, treasury)
-        };
-        let mut id_bytes = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut id_bytes);
+        let backend = self.backend_of_offer(&offer);
+        let priced = backend.quote(&request, total).await?;
+        let id = priced.id.unwrap_or_else(|| {
+            let mut id_bytes = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut id_bytes);
+            hex::encode(id_bytes)
+        });
         let now = now_ms();
         let quote = Quote {
-            id: hex::encode(id_bytes),
+            id,
             owner: request.owner,
             storage: request.storage,
-            chain_id: request.chain_id,
-            token_address: request.token_address,
-            token_amount: amount,
-            approve_address: approve,
+            chain_id: priced.chain_id,
+            token_address: priced.token_address,
+            token_amount: priced.token_amount,
+            approve_address: priced.approve_address,
             duration_secs: request.duration_secs,
             total_bytes: total,
             file_count: count,
             status: status::WAITING,
             created_at: now,
             expires_at: now + (self.config.dbs.quote_ttl_secs as i64).saturating_mul(1000),
+            updated_at: now,
             link: None,
             paid_with: None,
+            remote_url: offer.microservice_url,
+            forwarded_at: None,
         };
         self.insert(&quote, &request.file_lengths).await?;
         Ok(quote)
@@ -228,8 +255,8 @@ impl QuoteService {
         let txn = sql::begin_write(&self.db).await?;
         txn_exec(
             &txn,
-            "INSERT INTO quotes (id, owner, storage, chain_id, token_address, token_amount, approve_address, duration, total_bytes, file_count, status, created_at, expires_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO quotes (id, owner, storage, chain_id, token_address, token_amount, approve_address, duration, total_bytes, file_count, status, created_at, expires_at, updated_at, remote_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             vec![
                 q.id.clone().into(),
                 address_key(&q.owner).into(),
@@ -245,6 +272,7 @@ impl QuoteService {
                 q.created_at.into(),
                 q.expires_at.into(),
                 q.created_at.into(),
+                q.remote_url.clone().into(),
             ],
         )
         .await?;
@@ -313,6 +341,55 @@ impl QuoteService {
 }
 
 impl QuoteService {
+    /// A quote with its status brought up to date: once handed to a storage microservice,
+    /// the service's status is the quote's (asked at most once a second per quote; when the
+    /// service cannot be reached, the last known status stands).
+    pub async fn get_current(&self, id: &str) -> Result<Quote, QuoteError> {
+        let mut quote = self.get(id).await?;
+        if quote.forwarded_at.is_none() || quote.is_final() || now_ms() - quote.updated_at < 1000 {
+            return Ok(quote);
+        }
+        let backend = self.backend(&quote).await?;
+        let remote = match backend.status(&quote).await {
+            Ok(remote) => remote,
+            Err(e) => {
+                tracing::warn!(quote = %quote.id, error = %e, "storage service status unavailable");
+                None
+            }
+        };
+        // "No such quote" from the service is not a status to adopt.
+        let next = remote
+            .filter(|s| *s != status::NONE)
+            .unwrap_or(quote.status);
+        self.db
+            .execute_raw(sql::statement(
+                &self.db,
+                "UPDATE quotes SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+                [
+                    next.into(),
+                    now_ms().into(),
+                    quote.id.clone().into(),
+                    quote.status.into(),
+                ],
+            ))
+            .await?;
+        quote.status = next;
+        Ok(quote)
+    }
+
+    /// Records that a quote's files were handed to its storage microservice.
+    pub async fn mark_forwarded(&self, id: &str) -> Result<(), DbErr> {
+        let now = now_ms();
+        self.db
+            .execute_raw(sql::statement(
+                &self.db,
+                "UPDATE quotes SET forwarded_at = $1, updated_at = $1 WHERE id = $2 AND forwarded_at IS NULL",
+                [now.into(), id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// One page (1-based) of an owner's quotes for a storage type, newest first, and the
     /// number of pages.
     pub async fn history(

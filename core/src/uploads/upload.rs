@@ -34,6 +34,10 @@ pub enum UploadError {
     AlreadyUploaded,
     #[error("upload not completed yet")]
     NotDone,
+    #[error(
+        "this storage's service checks the owner's signature itself: upload with POST /upload?quoteId&nonce&signature"
+    )]
+    SignatureRequired,
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -178,6 +182,9 @@ impl QuoteService {
             return Err(UploadError::NotFound);
         }
         check_open(&quote)?;
+        if quote.remote_url.is_some() {
+            return Err(UploadError::SignatureRequired);
+        }
         self.claim(&quote.id).await
     }
 
@@ -240,7 +247,11 @@ impl QuoteService {
     /// Records the received files and hands the quote to the worker: payment next (100), or
     /// storing at once (300) when there is nothing to pay.
     pub async fn finish_upload(&self, quote: &Quote, files: &[ReceivedFile]) -> Result<i32, DbErr> {
-        let next = if quote.token_amount.is_zero() || quote.paid_with.is_some() {
+        // A storage microservice collects its own payment (its quote names whom to approve).
+        let next = if quote.token_amount.is_zero()
+            || quote.paid_with.is_some()
+            || quote.remote_url.is_some()
+        {
             status::STORING
         } else {
             status::PAYMENT_STARTED

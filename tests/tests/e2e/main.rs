@@ -8,6 +8,7 @@ mod binary;
 mod crosscheck;
 mod gateway;
 mod graphql_transport;
+mod microservices;
 mod quotes;
 mod uploads;
 

@@ -55,13 +55,13 @@ pub struct Api {
 }
 
 impl Api {
-    fn of(app: &TestApp) -> Api {
+    pub(crate) fn of(app: &TestApp) -> Api {
         Api {
             client: app.client.clone(),
             base: app.base.clone(),
         }
     }
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 }
@@ -93,9 +93,9 @@ async fn quote_at(app: &Api, chain: &Chain, owner: &Wallet, lengths: &[usize]) -
     )
 }
 
-const BOUNDARY: &str = "wharf-test-boundary-7MA4YWxkTrZu0gW";
+pub(crate) const BOUNDARY: &str = "wharf-test-boundary-7MA4YWxkTrZu0gW";
 
-fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     for (i, (name, data)) in files.iter().enumerate() {
         body.extend_from_slice(
@@ -112,7 +112,7 @@ fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
     body
 }
 
-fn signed_query(quote_id: &str, wallet: &Wallet, nonce: u64) -> String {
+pub(crate) fn signed_query(quote_id: &str, wallet: &Wallet, nonce: u64) -> String {
     let signature = wallet.personal_sign(signed_text(quote_id, &nonce.to_string()).as_bytes());
     format!("quoteId={quote_id}&nonce={nonce}&signature={signature}")
 }
@@ -121,7 +121,7 @@ async fn upload(app: &TestApp, query: &str, files: &[(&str, &[u8])]) -> (u16, Va
     upload_at(&Api::of(app), query, files).await
 }
 
-async fn upload_at(app: &Api, query: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
+pub(crate) async fn upload_at(app: &Api, query: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
     let response = app
         .client
         .post(app.url(&format!("/upload?{query}")))
@@ -143,7 +143,7 @@ async fn status_of(app: &TestApp, quote_id: &str) -> i64 {
     status_at(&Api::of(app), quote_id).await
 }
 
-async fn status_at(app: &Api, quote_id: &str) -> i64 {
+pub(crate) async fn status_at(app: &Api, quote_id: &str) -> i64 {
     let body: Value = app
         .client
         .get(app.url(&format!("/getStatus?quoteId={quote_id}")))
@@ -176,7 +176,7 @@ async fn settled_at(app: &Api, quote_id: &str) -> i64 {
     }
 }
 
-fn nonce() -> u64 {
+pub(crate) fn nonce() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -517,6 +517,95 @@ async fn a_worker_killed_after_sending_the_payment_is_replaced_and_pays_once() {
     assert!(server.terminate().await.success());
 }
 
+/// Scaled mode: `wharf serve` without workers and two `wharf worker` processes sharing the
+/// queue (Redis in CI's second run). Every upload is paid exactly once and stored.
+#[tokio::test]
+async fn two_worker_processes_share_the_uploads_and_pay_each_once() {
+    let chain = Chain::start().await;
+    let env = TestEnv::new().await;
+    let toml = env.write_config(&config(&chain, ""));
+    let vars = env.vars(&[
+        ("WHARF_CONFIG", toml.as_str()),
+        ("WHARF_TREASURY_KEY_1337", chain::KEYS[chain::TREASURY]),
+        ("WHARF_WORKERS", "false"),
+    ]);
+    let server = WharfProcess::start(&["serve"], &vars, env.data_dir.path()).await;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: server.base.clone().unwrap(),
+    };
+    let workers = [
+        WharfProcess::start(&["worker"], &vars, env.data_dir.path()).await,
+        WharfProcess::start(&["worker"], &vars, env.data_dir.path()).await,
+    ];
+    let treasury = chain::signer(chain::TREASURY).address();
+    let mut quotes = Vec::new();
+    for i in 0..12usize {
+        let owner = 1 + i % 4;
+        let data = format!("scaled file {i}").into_bytes();
+        let (q, amount) = quote_at(&api, &chain, &user(owner), &[data.len()]).await;
+        quotes.push((q, amount, owner, data));
+    }
+    for owner in 1..=4usize {
+        let total = quotes
+            .iter()
+            .filter(|(_, _, o, _)| *o == owner)
+            .fold(U256::ZERO, |acc, (_, a, _, _)| acc + *a);
+        chain.approve(owner, treasury, total).await;
+    }
+    let base_nonce = nonce();
+    for (i, (q, _, owner, data)) in quotes.iter().enumerate() {
+        let query = signed_query(q, &user(*owner), base_nonce + i as u64);
+        assert_eq!(upload_at(&api, &query, &[("f", data)]).await.0, 200);
+    }
+    let mut link_nonce = nonce() + 100_000;
+    for (q, _, owner, data) in &quotes {
+        assert_eq!(settled_at(&api, q).await, 400, "quote {q}");
+        link_nonce += 1;
+        let link: Value = api
+            .client
+            .get(api.url(&format!(
+                "/getLink?{}",
+                signed_query(q, &user(*owner), link_nonce)
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cid = link[0]["cid"].as_str().unwrap();
+        let served = api
+            .client
+            .get(api.url(&format!("/ipfs/{cid}")))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(served.as_ref(), data.as_slice());
+    }
+    for owner in 1..=4usize {
+        let expected: Vec<U256> = quotes
+            .iter()
+            .filter(|(_, _, o, _)| *o == owner)
+            .map(|(_, a, _, _)| *a)
+            .collect();
+        let mut paid = chain
+            .transfers(chain::signer(owner).address(), treasury)
+            .await;
+        let mut expected = expected;
+        paid.sort();
+        expected.sort();
+        assert_eq!(paid, expected, "one transfer per quote of user {owner}");
+    }
+    for worker in workers {
+        assert!(worker.terminate().await.success());
+    }
+    assert!(server.terminate().await.success());
+}
+
 #[tokio::test]
 async fn fifty_concurrent_uploads_to_different_quotes_all_complete() {
     let chain = Chain::start().await;
@@ -811,7 +900,7 @@ quote_ttl_secs = 4
     assert_eq!(status_of(&app, &unused).await, 299);
 }
 
-fn graphql_multipart(quote_id: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn graphql_multipart(quote_id: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
     let nulls: Vec<Value> = files.iter().map(|_| Value::Null).collect();
     let operations = json!({
         "query": "mutation($q: String!, $f: [Upload!]!) { uploadFiles(quoteId: $q, files: $f) { id status } }",

@@ -1,6 +1,7 @@
 //! The Ocean Uploader (DBS) family at `/`: storages, quotes and their status, wire-compatible
 //! with uploader.js (shared/reference/dbs-uploader.md). Plain messages are JSON strings.
 pub mod quotes;
+pub mod register;
 pub mod storages;
 pub mod upload;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(storages::list))
         .route("/getQuote", axum::routing::post(quotes::create))
+        .route("/register", axum::routing::post(register::register))
         .route("/getStatus", get(quotes::status).post(quotes::status))
         .route("/getLink", get(upload::link).post(upload::link))
         .route("/getHistory", get(upload::history).post(upload::history))

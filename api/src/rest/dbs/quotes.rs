@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wharf_core::{
     auth::Address,
-    uploads::{QuoteError, QuoteRequest},
+    uploads::{QuoteError, QuoteRequest, microservice::RemoteError},
 };
 
 use super::Reply;
@@ -145,11 +145,26 @@ pub fn quote_error(e: QuoteError) -> Reply {
             StatusCode::BAD_REQUEST,
             "Chosen storage type does not exist.",
         ),
-        QuoteError::Invalid(text) | QuoteError::Unsupported(text) => {
-            Reply::message(StatusCode::BAD_REQUEST, &text)
-        }
+        QuoteError::Invalid(text) => Reply::message(StatusCode::BAD_REQUEST, &text),
         QuoteError::NotFound => Reply::message(StatusCode::NOT_FOUND, "Quote does not exist."),
+        QuoteError::Remote(remote) => remote_error(remote),
         QuoteError::Db(db) => Reply::internal(db),
+    }
+}
+
+/// A storage microservice's refusal is passed on as upstream did (400 with its JSON); a
+/// service that is down or talks nonsense is the gateway's problem (502), not the client's.
+pub fn remote_error(e: RemoteError) -> Reply {
+    match e {
+        RemoteError::Refused { body, .. } => Reply(StatusCode::BAD_REQUEST, body),
+        RemoteError::Unreachable(detail) => {
+            tracing::warn!(%detail, "storage service unreachable");
+            Reply::error(StatusCode::BAD_GATEWAY, "No response received")
+        }
+        RemoteError::BadReply(detail) => {
+            tracing::warn!(%detail, "storage service reply unusable");
+            Reply::error(StatusCode::BAD_GATEWAY, "Invalid response format")
+        }
     }
 }
 
@@ -167,6 +182,11 @@ pub async fn status(
         .quote_id
         .filter(|q| !q.is_empty() && q.len() <= 64)
         .ok_or_else(|| Reply::message(StatusCode::BAD_REQUEST, "Missing query parameters."))?;
-    let quote = app.services.quotes.get(&id).await.map_err(quote_error)?;
+    let quote = app
+        .services
+        .quotes
+        .get_current(&id)
+        .await
+        .map_err(quote_error)?;
     Ok(Reply(StatusCode::OK, json!({ "status": quote.status })))
 }

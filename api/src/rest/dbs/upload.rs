@@ -8,11 +8,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::io::StreamReader;
 use wharf_core::uploads::{
-    status,
+    backend::{BackendError, OwnerSignature},
     upload::{FileError, ReceivedFile, UploadError, receive_file, verify_owner},
 };
 
-use super::{Reply, quotes::quote_error};
+use super::{
+    Reply,
+    quotes::{quote_error, remote_error},
+};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +39,7 @@ pub fn upload_error(e: UploadError) -> Reply {
         ),
         UploadError::AlreadyUploaded => message(StatusCode::BAD_REQUEST, "Files already uploaded."),
         UploadError::NotDone => message(StatusCode::BAD_REQUEST, "Upload not completed yet."),
+        UploadError::SignatureRequired => message(StatusCode::BAD_REQUEST, &e.to_string()),
         UploadError::Db(db) => Reply::internal(db),
     }
 }
@@ -101,9 +105,14 @@ pub async fn upload(
         .finish_upload(&quote, &received)
         .await
         .map_err(Reply::internal)?;
+    // A storage microservice checks the owner's signature itself: the worker passes it on.
+    let signed = quote.remote_url.is_some().then(|| OwnerSignature {
+        nonce: nonce.clone(),
+        signature: signature.clone(),
+    });
     services
         .queue
-        .push_upload(&quote.id)
+        .push_upload(&quote.id, signed)
         .await
         .map_err(Reply::internal)?;
     Ok(Reply::message(StatusCode::OK, "File upload succeeded."))
@@ -183,14 +192,20 @@ pub async fn link(
     verify_owner(&app.services.db, &quote, &nonce, &signature)
         .await
         .map_err(upload_error)?;
-    if quote.status != status::DONE {
-        return Err(upload_error(UploadError::NotDone));
-    }
-    let link: Value = quote
-        .link
-        .as_deref()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Array(Vec::new()));
+    let backend = app
+        .services
+        .quotes
+        .backend(&quote)
+        .await
+        .map_err(Reply::internal)?;
+    let link = backend
+        .link(&quote, &OwnerSignature { nonce, signature })
+        .await
+        .map_err(|e| match e {
+            BackendError::NotDone => upload_error(UploadError::NotDone),
+            BackendError::Invalid(text) => Reply::message(StatusCode::BAD_REQUEST, &text),
+            BackendError::Remote(remote) => remote_error(remote),
+        })?;
     Ok(Reply(StatusCode::OK, link))
 }
 
@@ -245,16 +260,33 @@ pub async fn history(
         .offered()
         .await
         .map_err(Reply::internal)?;
-    if !offered.iter().any(|o| o.kind == storage) {
+    let Some(offer) = offered.into_iter().find(|o| o.kind == storage) else {
         return Err(Reply::message(
             StatusCode::NOT_FOUND,
             "No matching storage type found",
         ));
-    }
+    };
     let text = wharf_core::uploads::upload::signed_text("", &nonce);
     wharf_core::uploads::upload::verify_signer(&app.services.db, &user, &text, &nonce, &signature)
         .await
         .map_err(upload_error)?;
+    if let Some(url) = offer.microservice_url {
+        // The service keeps the history of what it stored: passed through as upstream did.
+        let query = [
+            ("page", page.to_string()),
+            ("pageSize", page_size.to_string()),
+            ("userAddress", user.to_checksum(None)),
+            ("nonce", nonce),
+            ("signature", signature),
+        ];
+        return match app.services.quotes.microservice(&url).history(&query).await {
+            Ok((200, body)) => Ok(Reply(StatusCode::OK, body)),
+            Ok((status, body)) => Err(remote_error(
+                wharf_core::uploads::microservice::RemoteError::Refused { status, body },
+            )),
+            Err(e) => Err(remote_error(e)),
+        };
+    }
     let (max_pages, quotes) = app
         .services
         .quotes
