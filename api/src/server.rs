@@ -44,6 +44,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .merge(rest::webcore::token::router())
         .merge(gateway::router())
         .merge(rest::dbs::router())
+        .merge(rest::deltadm::router(state.clone()))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))

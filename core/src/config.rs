@@ -77,6 +77,7 @@ pub struct Config {
     /// Storage types offered, with their prices.
     pub storages: Vec<StorageConfig>,
     pub dbs: DbsConfig,
+    pub filecoin: FilecoinConfig,
     #[serde(skip)]
     pub admin_api_key: Option<Secret>,
     #[serde(skip)]
@@ -217,6 +218,37 @@ pub struct DbsConfig {
     pub max_duration_secs: u64,
 }
 
+/// Filecoin datasets and deals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FilecoinConfig {
+    /// Unix time of the network's genesis (mainnet 2020-08-24T22:00:00Z); epochs count from it.
+    pub genesis_unix: i64,
+    /// Shortest and longest deal a dataset may ask for, in days.
+    pub min_deal_duration_days: u64,
+    pub max_deal_duration_days: u64,
+}
+
+impl Default for FilecoinConfig {
+    fn default() -> Self {
+        Self {
+            genesis_unix: crate::filecoin::epoch::MAINNET_GENESIS_UNIX,
+            min_deal_duration_days: 180,
+            max_deal_duration_days: 1278,
+        }
+    }
+}
+
+impl FilecoinConfig {
+    pub fn deal_bounds(&self) -> crate::filecoin::epoch::DealBounds {
+        crate::filecoin::epoch::DealBounds {
+            min_duration_days: self.min_deal_duration_days,
+            max_duration_days: self.max_deal_duration_days,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for DbsConfig {
     fn default() -> Self {
         Self {
@@ -254,6 +286,7 @@ impl Default for Config {
                 price_per_gib_month: Default::default(),
             }],
             dbs: DbsConfig::default(),
+            filecoin: FilecoinConfig::default(),
             admin_api_key: None,
             webcore_secret: None,
         }
@@ -406,6 +439,13 @@ impl Config {
         }
         if self.http.max_body_bytes == 0 {
             return invalid("http.max_body_bytes must be positive");
+        }
+        if self.filecoin.min_deal_duration_days == 0
+            || self.filecoin.min_deal_duration_days > self.filecoin.max_deal_duration_days
+        {
+            return invalid(
+                "filecoin.min_deal_duration_days must be positive and at most max_deal_duration_days",
+            );
         }
         if self.jobs.poll_interval_ms == 0 {
             return invalid("jobs.poll_interval_ms must be positive");

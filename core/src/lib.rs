@@ -5,6 +5,7 @@ pub mod chain;
 pub mod config;
 pub mod content;
 pub mod db;
+pub mod filecoin;
 pub mod filelock;
 pub mod jobs;
 pub mod ledger;

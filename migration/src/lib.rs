@@ -5,6 +5,7 @@ mod m20261121_000001_create_foundation;
 mod m20261122_000001_create_content;
 mod m20261122_000002_create_quotes;
 mod m20261122_000003_quote_remote;
+mod m20261123_000001_create_datasets;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_content::Migration),
             Box::new(m20261122_000002_create_quotes::Migration),
             Box::new(m20261122_000003_quote_remote::Migration),
+            Box::new(m20261123_000001_create_datasets::Migration),
         ]
     }
 }

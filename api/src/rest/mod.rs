@@ -1,4 +1,5 @@
 //! Legacy REST families, each wire-compatible with the service it replaces.
 pub mod dbs;
+pub mod deltadm;
 pub mod legacy_body;
 pub mod webcore;

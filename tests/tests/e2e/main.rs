@@ -6,6 +6,7 @@ mod balances_graphql;
 mod balances_rest;
 mod binary;
 mod crosscheck;
+mod deltadm;
 mod gateway;
 mod graphql_transport;
 mod microservices;

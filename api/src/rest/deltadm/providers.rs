@@ -1,0 +1,186 @@
+//! `GET|POST /api/v1/providers`, `PUT /api/v1/providers/{id}`, and
+//! `GET|POST|PUT|DELETE /api/v1/replication-profiles`.
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{Path, State},
+    routing::{get, put},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wharf_core::filecoin::providers::{self, ProviderSummary};
+use wharf_entity::{provider, replication_profile};
+
+use super::{ApiError, parse, time};
+use crate::{rest::legacy_body::read_json, state::AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/providers", get(list).post(create))
+        .route("/api/v1/providers/{provider_id}", put(update))
+        .route(
+            "/api/v1/replication-profiles",
+            get(list_profiles)
+                .post(create_profile)
+                .put(update_profile)
+                .delete(delete_profile),
+        )
+}
+
+pub fn profile_json(p: &replication_profile::Model) -> Value {
+    json!({
+        "provider_actor_id": p.provider_actor_id,
+        "dataset_id": p.dataset_id,
+        "unsealed": p.unsealed,
+        "indexed": p.indexed,
+    })
+}
+
+/// A provider as listed: the self-service key is never shown again after creation.
+fn provider_json(p: &provider::Model) -> Value {
+    json!({
+        "actor_id": p.actor_id,
+        "actor_name": p.actor_name,
+        "allow_self_service": p.allow_self_service,
+        "CreatedAt": time(p.created_at),
+        "UpdatedAt": time(p.updated_at),
+    })
+}
+
+fn summary_json(s: &ProviderSummary) -> Value {
+    let mut value = provider_json(&s.provider);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("bytes_replicated".into(), json!(s.bytes_replicated));
+        object.insert("count_replicated".into(), json!(s.count_replicated));
+        object.insert(
+            "replication_profiles".into(),
+            Value::Array(s.profiles.iter().map(profile_json).collect()),
+        );
+    }
+    value
+}
+
+async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let list = providers::list(&app.services.db).await?;
+    Ok(Json(Value::Array(list.iter().map(summary_json).collect())))
+}
+
+/// `"on"`/`"off"` as the CLI sends it, or a JSON boolean.
+fn switch(value: &Option<Value>) -> Result<Option<bool>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s == "on" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "off" => Ok(Some(false)),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(other) => Err(ApiError::bad(format!(
+            "allow_self_service must be \"on\" or \"off\", not {other}"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewProvider {
+    actor_id: String,
+    actor_name: Option<String>,
+    allow_self_service: Option<Value>,
+}
+
+async fn create(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
+    let body: NewProvider = parse(read_json(body, 64 * 1024).await?)?;
+    let allow = switch(&body.allow_self_service)?.unwrap_or(false);
+    let (created, key) = providers::create(
+        &app.services.db,
+        &body.actor_id,
+        body.actor_name.as_deref(),
+        allow,
+    )
+    .await?;
+    let mut value = provider_json(&created);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("key".into(), Value::String(key));
+    }
+    Ok(Json(value))
+}
+
+#[derive(Deserialize)]
+struct Change {
+    actor_name: Option<String>,
+    allow_self_service: Option<Value>,
+}
+
+async fn update(
+    State(app): State<AppState>,
+    Path(actor_id): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let change: Change = parse(read_json(body, 64 * 1024).await?)?;
+    let updated = providers::update(
+        &app.services.db,
+        &actor_id,
+        change.actor_name.as_deref(),
+        switch(&change.allow_self_service)?,
+    )
+    .await?;
+    Ok(Json(provider_json(&updated)))
+}
+
+async fn list_profiles(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let profiles = providers::list_profiles(&app.services.db)
+        .await
+        .map_err(wharf_core::filecoin::DatasetError::from)?;
+    Ok(Json(Value::Array(
+        profiles.iter().map(profile_json).collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    provider_actor_id: String,
+    dataset_id: i32,
+    #[serde(default)]
+    unsealed: bool,
+    #[serde(default)]
+    indexed: bool,
+}
+
+async fn create_profile(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
+    let p: Profile = parse(read_json(body, 64 * 1024).await?)?;
+    let created = providers::create_profile(
+        &app.services.db,
+        &p.provider_actor_id,
+        p.dataset_id,
+        p.unsealed,
+        p.indexed,
+    )
+    .await?;
+    Ok(Json(profile_json(&created)))
+}
+
+async fn update_profile(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
+    let p: Profile = parse(read_json(body, 64 * 1024).await?)?;
+    let updated = providers::update_profile(
+        &app.services.db,
+        &p.provider_actor_id,
+        p.dataset_id,
+        p.unsealed,
+        p.indexed,
+    )
+    .await?;
+    Ok(Json(profile_json(&updated)))
+}
+
+#[derive(Deserialize)]
+struct ProfileKey {
+    provider_actor_id: String,
+    dataset_id: i32,
+}
+
+async fn delete_profile(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
+    let key: ProfileKey = parse(read_json(body, 64 * 1024).await?)?;
+    providers::delete_profile(&app.services.db, &key.provider_actor_id, key.dataset_id).await?;
+    Ok(Json(Value::String(format!(
+        "replication profile with ProviderActorID {} and DatasetID {} deleted successfully",
+        key.provider_actor_id, key.dataset_id
+    ))))
+}
