@@ -227,6 +227,18 @@ pub struct FilecoinConfig {
     /// Shortest and longest deal a dataset may ask for, in days.
     pub min_deal_duration_days: u64,
     pub max_deal_duration_days: u64,
+    /// Base URL of the Delta deal engine (none: replications cannot be made).
+    pub deal_engine_url: Option<String>,
+    /// Its API key (`WHARF_DEAL_ENGINE_TOKEN` or `_FILE`; never in the file).
+    #[serde(skip)]
+    pub deal_engine_token: Option<Secret>,
+    /// Cron schedule (seconds first) of polling the engine for deal states.
+    pub poll_schedule: String,
+    /// A deal with no on-chain id this long after it was made is marked failed, and its piece
+    /// may be replicated again.
+    pub stuck_after_secs: u64,
+    /// Most contents `available-contents` lists at once.
+    pub max_available_contents: u64,
 }
 
 impl Default for FilecoinConfig {
@@ -235,6 +247,11 @@ impl Default for FilecoinConfig {
             genesis_unix: crate::filecoin::epoch::MAINNET_GENESIS_UNIX,
             min_deal_duration_days: 180,
             max_deal_duration_days: 1278,
+            deal_engine_url: None,
+            deal_engine_token: None,
+            poll_schedule: "*/10 * * * * *".into(),
+            stuck_after_secs: 7 * 86400,
+            max_available_contents: 2000,
         }
     }
 }
@@ -405,6 +422,7 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.admin_api_key = read_secret(&env, "WHARF_ADMIN_API_KEY")?;
         config.webcore_secret = read_secret(&env, "WHARF_WEBCORE_SECRET")?;
+        config.filecoin.deal_engine_token = read_secret(&env, "WHARF_DEAL_ENGINE_TOKEN")?;
         for chain in &mut config.chains {
             chain.treasury_key =
                 match read_secret(&env, &format!("WHARF_TREASURY_KEY_{}", chain.chain_id))? {

@@ -45,6 +45,16 @@ pub struct ProcessUpload {
     pub signed: Option<crate::uploads::backend::OwnerSignature>,
 }
 
+/// Submits reserved replications (status `ddm-pending`, no engine id yet) to the deal engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MakeDeals {
+    pub replication_ids: Vec<i32>,
+}
+
+impl MakeDeals {
+    pub const QUEUE: &'static str = "deals";
+}
+
 impl ProcessUpload {
     pub const QUEUE: &'static str = "uploads";
 }
@@ -113,6 +123,7 @@ pub struct JobQueue {
     max_attempts: usize,
     pub housekeeping: Storage<Housekeeping>,
     pub uploads: Storage<ProcessUpload>,
+    pub deals: Storage<MakeDeals>,
 }
 
 impl JobQueue {
@@ -141,6 +152,9 @@ impl JobQueue {
                     ),
                     uploads: Storage::Redis(
                         RedisStorage::new(conn.clone()).with_config(storage(ProcessUpload::QUEUE)),
+                    ),
+                    deals: Storage::Redis(
+                        RedisStorage::new(conn.clone()).with_config(storage(MakeDeals::QUEUE)),
                     ),
                     backend: Backend::Redis(conn),
                     max_attempts,
@@ -181,6 +195,9 @@ impl JobQueue {
                     uploads: Storage::Sqlite(
                         SqliteStorage::new(&pool).with_config(storage(ProcessUpload::QUEUE)),
                     ),
+                    deals: Storage::Sqlite(
+                        SqliteStorage::new(&pool).with_config(storage(MakeDeals::QUEUE)),
+                    ),
                     backend: Backend::Sqlite(pool),
                     max_attempts,
                 })
@@ -209,6 +226,12 @@ impl JobQueue {
             signed,
         };
         self.uploads.push(job, self.max_attempts).await
+    }
+
+    pub async fn push_deals(&self, replication_ids: Vec<i32>) -> Result<String, JobError> {
+        self.deals
+            .push(MakeDeals { replication_ids }, self.max_attempts)
+            .await
     }
 
     /// The readiness check: the backend answers a trivial request.

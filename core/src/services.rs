@@ -46,6 +46,8 @@ pub struct Services {
     pub content: ContentStore,
     pub quotes: QuoteService,
     pub queue: JobQueue,
+    /// The Filecoin deal engine, when one is configured.
+    pub deal_engine: Option<Arc<dyn crate::filecoin::engine::DealEngine>>,
 }
 
 impl Services {
@@ -79,6 +81,16 @@ impl Services {
                 treasuries.insert(chain.chain_id, signer.address());
             }
         }
+        let deal_engine = config.filecoin.deal_engine_url.as_ref().map(|url| {
+            let token = config
+                .filecoin
+                .deal_engine_token
+                .as_ref()
+                .map(|t| t.expose().to_string())
+                .unwrap_or_default();
+            Arc::new(crate::filecoin::engine::Delta::new(url, &token))
+                as Arc<dyn crate::filecoin::engine::DealEngine>
+        });
         let config = Arc::new(config);
         let quotes = QuoteService::new(config.clone(), db.clone(), treasuries);
         Ok(Self {
@@ -89,6 +101,7 @@ impl Services {
             blobs,
             content,
             queue,
+            deal_engine,
         })
     }
 }

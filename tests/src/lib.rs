@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod chain;
+pub mod delta;
 pub mod microservice;
 pub mod wallet;
 pub mod ws;

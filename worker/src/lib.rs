@@ -1,5 +1,6 @@
 //! Background workers of wharf. One module per job; [`run`] registers them all on an apalis
 //! Monitor over the queue backend the process was started with, and stops them gracefully.
+pub mod deals;
 pub mod housekeeping;
 pub mod register;
 pub mod uploads;
@@ -8,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::Monitor;
 use wharf_core::{
-    jobs::{Housekeeping, ProcessUpload, Storage, queue_name},
+    jobs::{Housekeeping, MakeDeals, ProcessUpload, Storage, queue_name},
     services::Services,
 };
 
@@ -59,7 +60,26 @@ pub async fn run(
             services.clone()
         ),
     };
+    let queue = queue_name(&config.queue_prefix, MakeDeals::QUEUE);
+    monitor = match &services.queue.deals {
+        Storage::Sqlite(s) => register_job!(
+            monitor,
+            queue,
+            s.clone(),
+            deals::handler(),
+            services.clone(),
+            poll = poll
+        ),
+        Storage::Redis(r) => register_job!(
+            monitor,
+            queue,
+            r.clone(),
+            deals::handler(),
+            services.clone()
+        ),
+    };
     monitor = housekeeping::register_cron(monitor, services.clone())?;
+    monitor = deals::register_cron(monitor, services.clone())?;
 
     tracing::info!(
         backend = if services.queue.is_redis() {

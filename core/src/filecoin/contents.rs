@@ -351,6 +351,20 @@ pub async fn list(
         .await?)
 }
 
+/// The pieces with these piece CIDs.
+pub async fn by_pieces(
+    db: &DatabaseConnection,
+    pieces: Vec<String>,
+) -> Result<Vec<dataset_content::Model>, DatasetError> {
+    if pieces.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(dataset_content::Entity::find()
+        .filter(dataset_content::Column::CommP.is_in(pieces))
+        .all(db)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,12 @@
 //! and what each may replicate, and chain time for deals.
 pub mod contents;
 pub mod datasets;
+pub mod engine;
 pub mod epoch;
 pub mod pieces;
 pub mod providers;
+pub mod replications;
+pub mod wallets;
 
 use sea_orm::DbErr;
 

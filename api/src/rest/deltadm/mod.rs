@@ -4,6 +4,9 @@
 pub mod contents;
 pub mod datasets;
 pub mod providers;
+pub mod replications;
+pub mod self_service;
+pub mod wallets;
 
 use axum::{
     Json, Router,
@@ -27,8 +30,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(datasets::router())
         .merge(contents::router())
         .merge(providers::router())
+        .merge(replications::router())
+        .merge(wallets::router())
         .route_layer(middleware::from_fn_with_state(state, require_operator));
-    Router::new().merge(operator)
+    // Self-service routes authenticate the provider's own key instead.
+    Router::new().merge(operator).merge(self_service::router())
 }
 
 /// delta-dm's error envelope: `{"error":{"code","reason","details"}}`.

@@ -1,0 +1,231 @@
+//! `/api/v1/self-service/*`: a storage provider asks for pieces itself, authorised by its key
+//! in `X-DELTA-AUTH`.
+use std::collections::HashMap;
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{Path, Query, State},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+    routing::{get, put},
+};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wharf_core::filecoin::{
+    datasets,
+    providers::{self, SelfServiceError},
+    replications::{self, ReplicationRequest},
+};
+use wharf_entity::provider;
+
+use super::{ApiError, parse, replications::reserve_and_queue};
+use crate::{rest::legacy_body::read_json, state::AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/self-service/by-cid/{piece}", get(by_cid))
+        .route("/api/v1/self-service/by-dataset/{dataset}", get(by_dataset))
+        .route("/api/v1/self-service/available-contents", get(available))
+        .route("/api/v1/self-service/telemetry/{cid}", put(telemetry))
+}
+
+/// The provider whose key is in `X-DELTA-AUTH`; refusals are bare JSON strings (401/403).
+async fn provider_of(app: &AppState, headers: &HeaderMap) -> Result<provider::Model, Response> {
+    let key = headers.get("x-delta-auth").and_then(|v| v.to_str().ok());
+    providers::by_key(&app.services.db, key).await.map_err(|e| {
+        let status = match e {
+            SelfServiceError::NotAllowed => StatusCode::FORBIDDEN,
+            SelfServiceError::Db(db) => {
+                tracing::error!(error = %db, "self-service lookup failed");
+                return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+                    .into_response();
+            }
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        (status, Json(Value::from(e.to_string()))).into_response()
+    })
+}
+
+fn days(query: &HashMap<String, String>, key: &str, default: u64) -> Result<u64, ApiError> {
+    match query.get(key).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::bad(format!("{key} must be a whole number of days"))),
+    }
+}
+
+async fn one_deal(
+    app: &AppState,
+    provider: provider::Model,
+    query: &HashMap<String, String>,
+    dataset_id: Option<i32>,
+    piece_cid: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    let delay = days(query, "start_epoch_delay", 3)?;
+    let advance = days(query, "end_epoch_advance", 0)?;
+    if advance > 20 {
+        return Err(ApiError::bad("end_epoch_advance must be between 0 and 20"));
+    }
+    let reserved = reserve_and_queue(
+        app,
+        ReplicationRequest {
+            provider: provider.actor_id,
+            dataset_id,
+            piece_cid,
+            num_deals: 1,
+            delay_days: delay,
+            self_service: true,
+            located_only: false,
+        },
+    )
+    .await?;
+    let (_, candidate) = &reserved[0];
+    Ok(Json(json!({
+        "cid": candidate.payload_cid,
+        "content_location": candidate.content_location.clone().unwrap_or_default(),
+    })))
+}
+
+async fn by_cid(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(piece): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let provider = match provider_of(&app, &headers).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    one_deal(&app, provider, &query, None, Some(piece))
+        .await
+        .into_response()
+}
+
+async fn by_dataset(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(dataset): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let provider = match provider_of(&app, &headers).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let dataset = match datasets::by_name(&app.services.db, &dataset).await {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return ApiError(
+                StatusCode::NOT_FOUND,
+                format!("dataset {dataset} does not exist"),
+            )
+            .into_response();
+        }
+        Err(e) => {
+            return ApiError::from(wharf_core::filecoin::DatasetError::from(e)).into_response();
+        }
+    };
+    one_deal(&app, provider, &query, Some(dataset.id), None)
+        .await
+        .into_response()
+}
+
+async fn available(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let provider = match provider_of(&app, &headers).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let cap = app.services.config.filecoin.max_available_contents;
+    let limit = match query.get("limit").filter(|l| !l.is_empty()) {
+        None => 500,
+        Some(l) => match l.parse::<u64>() {
+            Ok(n) if (1..=cap).contains(&n) => n,
+            _ => {
+                return ApiError::bad(format!("limit must be between 1 and {cap}")).into_response();
+            }
+        },
+    };
+    let request = ReplicationRequest {
+        provider: provider.actor_id,
+        dataset_id: None,
+        piece_cid: None,
+        num_deals: limit,
+        delay_days: 3,
+        self_service: true,
+        located_only: true,
+    };
+    match replications::candidates(&app.services.db, &request).await {
+        Ok(found) => Json(Value::Array(
+            found
+                .iter()
+                .map(|c| {
+                    json!({
+                        "payload_cid": c.payload_cid,
+                        "piece_cid": c.comm_p,
+                        "size": c.size,
+                        "padded_size": c.padded_size,
+                        "content_location": c.content_location,
+                    })
+                })
+                .collect(),
+        ))
+        .into_response(),
+        Err(e) => ApiError::from(wharf_core::filecoin::DatasetError::from(e)).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Telemetry {
+    deal_uuid: String,
+    state: String,
+    #[serde(default)]
+    message: String,
+}
+
+async fn telemetry(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(_cid): Path<String>,
+    body: Body,
+) -> Response {
+    let provider = match provider_of(&app, &headers).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let result: Result<(), ApiError> = async {
+        let t: Telemetry = parse(read_json(body, 64 * 1024).await?)?;
+        if t.state.len() > 128 || t.message.len() > 4096 {
+            return Err(ApiError::bad("state or message too long"));
+        }
+        let found = replications::record_telemetry(
+            &app.services.db,
+            &provider.actor_id,
+            &t.deal_uuid,
+            &t.state,
+            &t.message,
+        )
+        .await
+        .map_err(wharf_core::filecoin::DatasetError::from)?;
+        if !found {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no replication with deal uuid {} for this provider",
+                    t.deal_uuid
+                ),
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
