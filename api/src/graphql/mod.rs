@@ -1,6 +1,7 @@
 //! The GraphQL API: one module per domain, merged into one schema.
 mod auth;
 mod balances;
+mod datasets;
 pub mod error;
 pub mod http;
 mod operations;
@@ -17,6 +18,7 @@ use self::error::{Code, error};
 pub struct Query(
     auth::AuthQuery,
     balances::BalanceQuery,
+    datasets::DatasetQuery,
     uploads::UploadQuery,
 );
 
@@ -24,12 +26,17 @@ pub struct Query(
 pub struct Mutation(
     auth::AuthMutation,
     balances::BalanceMutation,
+    datasets::DatasetMutation,
     operations::OperationsMutation,
     uploads::UploadMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(balances::BalanceSubscription, uploads::UploadSubscription);
+pub struct Subscription(
+    balances::BalanceSubscription,
+    datasets::DatasetSubscription,
+    uploads::UploadSubscription,
+);
 
 pub type WharfSchema = Schema<Query, Mutation, Subscription>;
 

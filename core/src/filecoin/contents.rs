@@ -365,6 +365,24 @@ pub async fn by_pieces(
         .await?)
 }
 
+/// A page of a dataset's pieces in import order, and how many it has.
+pub async fn page(
+    db: &DatabaseConnection,
+    dataset_id: i32,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<dataset_content::Model>, u64), DatasetError> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    datasets::get(db, dataset_id).await?;
+    let query = dataset_content::Entity::find()
+        .filter(dataset_content::Column::DatasetId.eq(dataset_id))
+        .order_by_asc(dataset_content::Column::CreatedAt)
+        .order_by_asc(dataset_content::Column::CommP);
+    let total = query.clone().count(db).await?;
+    let rows = query.offset(offset).limit(limit).all(db).await?;
+    Ok((rows, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -729,3 +729,19 @@ pub async fn record_telemetry(
         .await?;
     Ok(updated.rows_affected() > 0)
 }
+
+/// Replications of a dataset changed after `since_ms` (oldest change first).
+pub async fn changed_since(
+    db: &DatabaseConnection,
+    dataset_id: i32,
+    since_ms: i64,
+    limit: u64,
+) -> Result<Vec<replication::Model>, DbErr> {
+    replication::Model::find_by_statement(sql::statement(
+        db,
+        "SELECT * FROM replications WHERE dataset_id = $1 AND updated_at > $2 ORDER BY updated_at, id LIMIT $3",
+        [dataset_id.into(), since_ms.into(), (limit as i64).into()],
+    ))
+    .all(db)
+    .await
+}

@@ -726,3 +726,178 @@ async fn providers_serve_themselves_with_their_key() {
         .unwrap();
     assert_eq!(reported["self_service"]["status"], "sealing");
 }
+
+#[tokio::test]
+async fn the_same_model_in_graphql_with_live_replication_updates() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use wharf_tests::ws;
+
+    let delta = DeltaDouble::start().await;
+    let app = app(&delta).await;
+    let gql = |query: &'static str, variables: Value| app.graphql(query, variables, Some(KEY));
+    // Not for wallets or anonymous callers.
+    let (_, anonymous) = app.graphql("{ datasets { id } }", json!({}), None).await;
+    assert!(wharf_tests::error_code(&anonymous).is_some(), "{anonymous}");
+
+    let (_, created) = gql(
+        "mutation { createDataset(name: \"graph\", replicationQuota: 2, dealDuration: 540) }",
+        json!({}),
+    )
+    .await;
+    let id = created["data"]["createDataset"].as_i64().unwrap();
+    let (_, bad) = gql(
+        "mutation { createDataset(name: \"Bad Name\", replicationQuota: 2, dealDuration: 540) }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(wharf_tests::error_code(&bad), Some("BAD_USER_INPUT"));
+    let rows: Vec<Value> = (500..503u64)
+        .map(|i| {
+            let (p, c) = piece(i);
+            json!({"commP": p, "payloadCid": c, "size": 100, "paddedSize": 128})
+        })
+        .chain([json!({"commP": "nope", "payloadCid": "nope", "size": 1, "paddedSize": 128})])
+        .collect();
+    let (_, imported) = gql(
+        "mutation($d: Int!, $c: [ContentInput!]!) { importContents(datasetId: $d, contents: $c) { success fail } }",
+        json!({"d": id, "c": rows}),
+    )
+    .await;
+    assert_eq!(
+        imported["data"]["importContents"]["success"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{imported}"
+    );
+    assert_eq!(imported["data"]["importContents"]["fail"], json!(["nope"]));
+    let (_, provider) = gql(
+        "mutation { createProvider(actorId: \"f07000\") { actorId key } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        provider["data"]["createProvider"]["key"]
+            .as_str()
+            .unwrap()
+            .len(),
+        36
+    );
+    gql(
+        "mutation($d: Int!) { createReplicationProfile(providerActorId: \"f07000\", datasetId: $d, unsealed: true, indexed: true) { datasetId } }",
+        json!({"d": id}),
+    )
+    .await;
+    let (_, wallet) = gql(
+        "mutation { addWallet(keyType: \"bls\", privateKey: \"Z3JhcGg=\") }",
+        json!({}),
+    )
+    .await;
+    let address = wallet["data"]["addWallet"].as_str().unwrap().to_string();
+    let (_, associated) = gql(
+        "mutation($a: String!, $d: Int!) { associateWallet(address: $a, datasetIds: [$d]) }",
+        json!({"a": address, "d": id}),
+    )
+    .await;
+    assert_eq!(associated["data"]["associateWallet"], true);
+
+    // Subscribe before the deals are made.
+    let mut socket = ws::connect(&app).await;
+    socket
+        .send(Message::text(json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {KEY}")}}).to_string()))
+        .await
+        .unwrap();
+    assert_eq!(
+        ws::next_json(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    socket
+        .send(Message::text(json!({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($d: Int!) { replicationUpdates(datasetId: $d) { id status contentCommP deltaContentId } }",
+            "variables": {"d": id}}}).to_string()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (_, made) = gql(
+        "mutation($d: Int!) { createReplications(provider: \"f07000\", datasetId: $d, numDeals: 2) { id status startEpoch endEpoch } }",
+        json!({"d": id}),
+    )
+    .await;
+    let made = made["data"]["createReplications"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(made.len(), 2);
+    assert_eq!(
+        made[0]["endEpoch"].as_i64().unwrap() - made[0]["startEpoch"].as_i64().unwrap(),
+        540 * 2880
+    );
+    // Updates arrive as the worker hands the deals over and the engine answers.
+    let mut seen_engine_id = false;
+    for _ in 0..20 {
+        let message = ws::next_json(&mut socket).await.unwrap();
+        assert_eq!(message["type"], "next", "{message}");
+        let update = &message["payload"]["data"]["replicationUpdates"];
+        if update["deltaContentId"].as_i64().is_some_and(|c| c > 0) {
+            seen_engine_id = true;
+            break;
+        }
+    }
+    assert!(seen_engine_id, "no update carried the engine's id");
+
+    let (_, page) = gql(
+        "query($d: Int!) { dataset(id: $d) { countTotal contents(first: 2) { totalCount edges { cursor node { commP } } pageInfo { hasNextPage } } replications { totalCount } } }",
+        json!({"d": id}),
+    )
+    .await;
+    let dataset = &page["data"]["dataset"];
+    assert_eq!(dataset["countTotal"], 3, "{page}");
+    assert_eq!(dataset["contents"]["totalCount"], 3);
+    assert_eq!(dataset["contents"]["edges"].as_array().unwrap().len(), 2);
+    assert_eq!(dataset["contents"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(dataset["replications"]["totalCount"], 2);
+    let cursor = dataset["contents"]["edges"][1]["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, rest) = gql(
+        "query($d: Int!, $a: String!) { dataset(id: $d) { contents(first: 10, after: $a) { edges { node { commP } } pageInfo { hasNextPage } } } }",
+        json!({"d": id, "a": cursor}),
+    )
+    .await;
+    assert_eq!(
+        rest["data"]["dataset"]["contents"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (_, filtered) = gql(
+        "{ replications(filter: {providers: [\"f07000\"], selfService: false}, first: 1) { totalCount edges { node { providerActorId } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        filtered["data"]["replications"]["totalCount"], 2,
+        "{filtered}"
+    );
+    assert_eq!(
+        filtered["data"]["replications"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (_, providers) = gql(
+        "{ providers { actorId countReplicated replicationProfiles { datasetId } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        providers["data"]["providers"][0]["replicationProfiles"][0]["datasetId"],
+        id
+    );
+}
