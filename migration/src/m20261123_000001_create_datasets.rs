@@ -198,12 +198,24 @@ impl MigrationTrait for Migration {
             ),
             ("idx_replications_content", vec![Replications::ContentCommP]),
             (
-                "idx_replications_status",
-                vec![Replications::Status, Replications::Id],
+                "idx_replications_status_provider",
+                vec![
+                    Replications::Status,
+                    Replications::ProviderActorId,
+                    Replications::Id,
+                ],
             ),
             (
-                "idx_replications_dataset",
-                vec![Replications::DatasetId, Replications::Id],
+                "idx_replications_provider_time",
+                vec![Replications::ProviderActorId, Replications::DealTime],
+            ),
+            (
+                "idx_replications_dataset_self_service",
+                vec![
+                    Replications::DatasetId,
+                    Replications::SsIsSelfService,
+                    Replications::Id,
+                ],
             ),
             ("idx_replications_deal_time", vec![Replications::DealTime]),
             ("idx_replications_proposal", vec![Replications::ProposalCid]),

@@ -738,7 +738,8 @@ impl DatasetSubscription {
         datasets::get(&services.db, dataset_id)
             .await
             .map_err(dataset_error)?;
-        let since = wharf_core::time::now_ms() - 1;
+        // Read in keyset order from the moment of subscribing.
+        let since = (wharf_core::time::now_ms(), 0i32);
         Ok(futures::stream::unfold(
             (
                 services,
@@ -751,10 +752,18 @@ impl DatasetSubscription {
                         return Some((next, (services, since, queued)));
                     }
                     tokio::time::sleep(Duration::from_millis(250)).await;
-                    match replications::changed_since(&services.db, dataset_id, since, 500).await {
+                    let changed = replications::changed_since(
+                        &services.db,
+                        dataset_id,
+                        since.0,
+                        since.1,
+                        500,
+                    )
+                    .await;
+                    match changed {
                         Ok(rows) => {
                             if let Some(last) = rows.last() {
-                                since = last.updated_at;
+                                since = (last.updated_at, last.id);
                             }
                             queued.extend(rows.into_iter().map(Replication::from));
                         }

@@ -730,17 +730,25 @@ pub async fn record_telemetry(
     Ok(updated.rows_affected() > 0)
 }
 
-/// Replications of a dataset changed after `since_ms` (oldest change first).
+/// Replications of a dataset changed after the change `(since_ms, after_id)`, oldest first
+/// (keyset order: many rows may share one millisecond).
 pub async fn changed_since(
     db: &DatabaseConnection,
     dataset_id: i32,
     since_ms: i64,
+    after_id: i32,
     limit: u64,
 ) -> Result<Vec<replication::Model>, DbErr> {
     replication::Model::find_by_statement(sql::statement(
         db,
-        "SELECT * FROM replications WHERE dataset_id = $1 AND updated_at > $2 ORDER BY updated_at, id LIMIT $3",
-        [dataset_id.into(), since_ms.into(), (limit as i64).into()],
+        "SELECT * FROM replications WHERE dataset_id = $1 \
+         AND (updated_at > $2 OR (updated_at = $2 AND id > $3)) ORDER BY updated_at, id LIMIT $4",
+        [
+            dataset_id.into(),
+            since_ms.into(),
+            after_id.into(),
+            (limit as i64).into(),
+        ],
     ))
     .all(db)
     .await

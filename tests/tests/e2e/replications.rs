@@ -11,8 +11,12 @@ use wharf_tests::{TestApp, delta::DeltaDouble};
 const KEY: &str = "ESTreplication-ARY";
 
 async fn app(delta: &DeltaDouble) -> TestApp {
+    app_with(delta, "").await
+}
+
+async fn app_with(delta: &DeltaDouble, filecoin: &str) -> TestApp {
     let toml = format!(
-        "[filecoin]\ndeal_engine_url = \"{}\"\npoll_schedule = \"* * * * * *\"\n",
+        "[filecoin]\ndeal_engine_url = \"{}\"\npoll_schedule = \"* * * * * *\"\n{filecoin}",
         delta.url
     );
     let mut app = TestApp::spawn_with_toml(
@@ -900,4 +904,98 @@ async fn the_same_model_in_graphql_with_live_replication_updates() {
         providers["data"]["providers"][0]["replicationProfiles"][0]["datasetId"],
         id
     );
+}
+
+#[tokio::test]
+async fn stuck_deals_time_out_and_their_pieces_become_eligible_again() {
+    let delta = DeltaDouble::start().await;
+    let app = app_with(&delta, "stuck_after_secs = 5\n").await;
+    dataset(&app, "stuck", 1, 600, 2, &["f01000"]).await;
+    let (status, _) = post(
+        &app,
+        "/replications",
+        json!({"provider": "f01000", "num_deals": 2}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The engine takes them and then says nothing more.
+    eventually("deals at the engine", || async {
+        delta.lock().contents.len() == 2
+    })
+    .await;
+    assert_eq!(
+        post(
+            &app,
+            "/replications",
+            json!({"provider": "f01000", "num_deals": 2})
+        )
+        .await
+        .0,
+        404,
+        "quota reached"
+    );
+    eventually("the deals to time out", || async {
+        replications(&app, "statuses=ddm-timed-out").await.1 == 2
+    })
+    .await;
+    let (status, again) = post(
+        &app,
+        "/replications",
+        json!({"provider": "f01000", "num_deals": 2}),
+    )
+    .await;
+    assert_eq!(
+        (status, again.as_array().map(Vec::len)),
+        (200, Some(2)),
+        "eligible again"
+    );
+}
+
+#[tokio::test]
+async fn a_submission_interrupted_by_a_crash_is_failed_not_sent_twice() {
+    let delta = DeltaDouble::start().await;
+    let app = app(&delta).await;
+    dataset(&app, "crash", 1, 700, 1, &["f01000"]).await;
+    let services = &app.services;
+    let config = &services.config.filecoin;
+    // Reserve without queueing, then leave the row as a worker that died after handing it to
+    // the engine would: "submitting", with no engine id.
+    let reserved = wharf_core::filecoin::replications::reserve(
+        &services.db,
+        &config.deal_bounds(),
+        config.genesis_unix,
+        &wharf_core::filecoin::replications::ReplicationRequest {
+            provider: "f01000".into(),
+            dataset_id: None,
+            piece_cid: None,
+            num_deals: 1,
+            delay_days: 3,
+            self_service: false,
+            located_only: false,
+        },
+    )
+    .await
+    .unwrap();
+    let id = reserved[0].0.id;
+    use sea_orm::ConnectionTrait;
+    services
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE replications SET status = 'ddm-submitting' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    services.queue.push_deals(vec![id]).await.unwrap();
+    eventually("the interrupted deal to be failed", || async {
+        replications(&app, "statuses=ddm-timed-out").await.1 == 1
+    })
+    .await;
+    assert!(delta.lock().batches.is_empty(), "nothing sent again");
+    let (status, _) = post(
+        &app,
+        "/replications",
+        json!({"provider": "f01000", "num_deals": 1}),
+    )
+    .await;
+    assert_eq!(status, 200, "the piece may be replicated again");
 }
