@@ -52,6 +52,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The delta-dm command line: datasets, contents, providers, replications, wallets on a
+    /// wharf server's `/api/v1`.
+    Ddm {
+        #[command(flatten)]
+        connection: crate::ddm_cli::Connection,
+        #[command(subcommand)]
+        command: crate::ddm_cli::DdmCommand,
+    },
     /// Pack files into a CAR v1 (one file: its DAG; several: a directory of them).
     Car {
         #[arg(required = true)]
@@ -80,8 +88,36 @@ pub enum MigrateAction {
     Status,
 }
 
+/// Runs a client command (no configuration, no logging set-up) on a small runtime.
+fn run_client(work: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wharf: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wharf: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Ddm {
+        connection,
+        command,
+    } = cli.command
+    {
+        return run_client(crate::ddm_cli::run(connection, command));
+    }
     let tool = match &cli.command {
         Command::Schema => {
             println!("{}", crate::graphql::sdl());
@@ -143,9 +179,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
         Command::Migrate { action } => migrate(config, action).await,
-        Command::Schema | Command::Cid { .. } | Command::Commp { .. } | Command::Car { .. } => {
-            Ok(())
-        }
+        Command::Schema
+        | Command::Cid { .. }
+        | Command::Commp { .. }
+        | Command::Car { .. }
+        | Command::Ddm { .. } => Ok(()),
     }
 }
 

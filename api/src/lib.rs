@@ -1,5 +1,6 @@
 //! The wharf server: GraphQL, the legacy REST families, health and metrics, and the CLI.
 pub mod cli;
+pub mod ddm_cli;
 pub mod gateway;
 pub mod graphql;
 pub mod health;

@@ -637,15 +637,8 @@ impl DatasetMutation {
         #[graphql(default = 3)] delay_start_days: u64,
     ) -> async_graphql::Result<Vec<Replication>> {
         require_operator(ctx)?;
-        let services = services(ctx)?;
-        if services.deal_engine.is_none() {
-            return Err(error(Code::Unavailable, "no deal engine is configured"));
-        }
-        let config = &services.config.filecoin;
-        let reserved = replications::reserve(
-            &services.db,
-            &config.deal_bounds(),
-            config.genesis_unix,
+        let reserved = replications::request_deals(
+            services(ctx)?,
             &ReplicationRequest {
                 provider,
                 dataset_id,
@@ -657,12 +650,11 @@ impl DatasetMutation {
             },
         )
         .await
-        .map_err(dataset_error)?;
-        services
-            .queue
-            .push_deals(reserved.iter().map(|(r, _)| r.id).collect())
-            .await
-            .map_err(internal)?;
+        .map_err(|e| match e {
+            replications::RequestDealsError::NoEngine => error(Code::Unavailable, e.to_string()),
+            replications::RequestDealsError::Dataset(d) => dataset_error(d),
+            replications::RequestDealsError::Queue(q) => internal(q),
+        })?;
         Ok(reserved.into_iter().map(|(r, _)| r.into()).collect())
     }
 
@@ -679,20 +671,25 @@ impl DatasetMutation {
             .deal_engine
             .clone()
             .ok_or_else(|| error(Code::Unavailable, "no deal engine is configured"))?;
-        if key_type != "secp256k1" && key_type != "bls" {
-            return Err(bad_input("keyType must be secp256k1 or bls"));
-        }
-        let address = engine
-            .register_wallet(&key_type, &private_key)
-            .await
-            .map_err(|e| match e {
-                filecoin::engine::EngineError::Refused { message, .. } => bad_input(message),
-                other => error(Code::Unavailable, other.to_string()),
-            })?;
-        wallets::add(&services.db, &address, &key_type)
-            .await
-            .map_err(dataset_error)?;
-        Ok(address)
+        let wallet = wallets::register(
+            engine.as_ref(),
+            &services.db,
+            wallets::WalletKey::Typed {
+                key_type,
+                private_key,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            wallets::RegisterError::Invalid(t) => bad_input(t),
+            wallets::RegisterError::Engine(filecoin::engine::EngineError::Refused {
+                message,
+                ..
+            }) => bad_input(message),
+            wallets::RegisterError::Engine(other) => error(Code::Unavailable, other.to_string()),
+            wallets::RegisterError::Dataset(d) => dataset_error(d),
+        })?;
+        Ok(wallet.addr)
     }
 
     /// Operator: makes `datasetIds` the wallet's datasets.

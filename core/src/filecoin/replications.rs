@@ -753,3 +753,39 @@ pub async fn changed_since(
     .all(db)
     .await
 }
+
+/// Why asking for deals failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestDealsError {
+    #[error("no deal engine is configured (filecoin.deal_engine_url)")]
+    NoEngine,
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("queueing the deals failed: {0}")]
+    Queue(#[from] crate::jobs::JobError),
+}
+
+/// Reserves replications and queues `MakeDeals` for them: what the REST, GraphQL and
+/// self-service entry points all do.
+pub async fn request_deals(
+    services: &crate::services::Services,
+    request: &ReplicationRequest,
+) -> Result<Vec<(replication::Model, Candidate)>, RequestDealsError> {
+    if services.deal_engine.is_none() {
+        return Err(RequestDealsError::NoEngine);
+    }
+    let config = &services.config.filecoin;
+    let reserved = reserve(
+        &services.db,
+        &config.deal_bounds(),
+        config.genesis_unix,
+        request,
+    )
+    .await?;
+    // Reserved but not queued: the rows stay pending until the stuck-deal timeout frees them.
+    services
+        .queue
+        .push_deals(reserved.iter().map(|(r, _)| r.id).collect())
+        .await?;
+    Ok(reserved)
+}

@@ -125,3 +125,68 @@ pub async fn associate(
     txn.commit().await?;
     Ok(())
 }
+
+/// A wallet key as the operator gives it.
+pub enum WalletKey {
+    /// `secp256k1` or `bls`, with the base64 private key (lotus keyinfo).
+    Typed {
+        key_type: String,
+        private_key: String,
+    },
+    /// The hex of a lotus wallet export.
+    Hex(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Engine(#[from] super::engine::EngineError),
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+}
+
+/// Registers a key with the deal engine and records the wallet's address (not the key).
+pub async fn register(
+    engine: &dyn super::engine::DealEngine,
+    db: &DatabaseConnection,
+    key: WalletKey,
+) -> Result<wallet::Model, RegisterError> {
+    let (address, key_type) = match key {
+        WalletKey::Typed {
+            key_type,
+            private_key,
+        } => {
+            if key_type != "secp256k1" && key_type != "bls" {
+                return Err(RegisterError::Invalid(
+                    "Type must be secp256k1 or bls".into(),
+                ));
+            }
+            if private_key.is_empty() || private_key.len() > 4096 {
+                return Err(RegisterError::Invalid(
+                    "PrivateKey (base64) is required".into(),
+                ));
+            }
+            (
+                engine.register_wallet(&key_type, &private_key).await?,
+                key_type,
+            )
+        }
+        WalletKey::Hex(hex_key) => {
+            if hex_key.is_empty()
+                || hex_key.len() > 4096
+                || !hex_key.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Err(RegisterError::Invalid(
+                    "hex_key must be the hex of a lotus wallet export".into(),
+                ));
+            }
+            (
+                engine.register_wallet_hex(&hex_key).await?,
+                "hex".to_string(),
+            )
+        }
+    };
+    Ok(add(db, &address, &key_type).await?)
+}

@@ -442,3 +442,123 @@ async fn providers_and_replication_profiles() {
     );
     assert_eq!(ddm.delete("/replication-profiles", key_body).await.0, 404);
 }
+
+/// `wharf ddm …` (the delta-dm command line) against a running server.
+#[tokio::test]
+async fn the_command_line_drives_the_api() {
+    let app = app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wharf = |args: &[&str], auth: Option<&str>| {
+        let mut command = std::process::Command::new(wharf_tests::wharf_bin());
+        command
+            .arg("ddm")
+            .args(args)
+            .env("DDM_API_INFO", &app.base)
+            .env_remove("DELTA_AUTH");
+        if let Some(key) = auth {
+            command.env("DELTA_AUTH", key);
+        }
+        async move {
+            let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap();
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).to_string(),
+                String::from_utf8_lossy(&output.stderr).to_string(),
+            )
+        }
+    };
+    let (ok, _, err) = wharf(&["dataset", "list"], Some("wrong")).await;
+    assert!(!ok && err.contains("401"), "{err}");
+    let (ok, out, err) = wharf(
+        &[
+            "dataset",
+            "add",
+            "--name",
+            "cli-set",
+            "--replication-quota",
+            "2",
+        ],
+        Some(KEY),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (created["name"].as_str(), created["deal_duration"].as_i64()),
+        (Some("cli-set"), Some(540))
+    );
+    let id = created["ID"].as_i64().unwrap().to_string();
+    let csv = dir.path().join("pieces.csv");
+    let (p, c) = piece(9_000);
+    std::fs::write(
+        &csv,
+        format!("commP,payloadCid,size,paddedSize\n{p},{c},1000,1024\n"),
+    )
+    .unwrap();
+    let (ok, out, err) = wharf(
+        &[
+            "content",
+            "import",
+            "--dataset",
+            &id,
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+        Some(KEY),
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["success"],
+        json!([p])
+    );
+    let (ok, _, err) = wharf(
+        &["provider", "add", "--id", "f01234", "--name", "cli sp"],
+        Some(KEY),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = wharf(
+        &[
+            "provider",
+            "modify",
+            "--id",
+            "f01234",
+            "--allow-selfserve",
+            "on",
+        ],
+        Some(KEY),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = wharf(
+        &[
+            "rp",
+            "add",
+            "--spid",
+            "f01234",
+            "--dataset",
+            &id,
+            "--unsealed",
+        ],
+        Some(KEY),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = wharf(&["dataset", "list"], Some(KEY)).await;
+    assert!(ok);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["count_total"], 1);
+    assert_eq!(list[0]["replication_profiles"][0]["unsealed"], true);
+    let (ok, out, _) = wharf(&["provider", "list"], Some(KEY)).await;
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()[0]["allow_self_service"],
+        true
+    );
+    // Errors come back as errors (exit status 1) with the server's message.
+    let (ok, _, err) = wharf(&["dataset", "add", "--name", "Bad Name"], Some(KEY)).await;
+    assert!(!ok && err.contains("400"), "{err}");
+}

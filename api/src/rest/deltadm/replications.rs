@@ -11,7 +11,7 @@ use axum::{
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wharf_core::filecoin::replications::{self, Filters, ReplicationRequest};
+use wharf_core::filecoin::replications::{self, Filters, ReplicationRequest, RequestDealsError};
 use wharf_entity::{dataset_content, replication};
 
 use super::{ApiError, contents::content_json, parse, time};
@@ -61,32 +61,16 @@ pub async fn reserve_and_queue(
     app: &AppState,
     request: ReplicationRequest,
 ) -> Result<Vec<(replication::Model, replications::Candidate)>, ApiError> {
-    let services = &app.services;
-    if services.deal_engine.is_none() {
-        return Err(ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no deal engine is configured (filecoin.deal_engine_url)".into(),
-        ));
-    }
-    let config = &services.config.filecoin;
-    let reserved = replications::reserve(
-        &services.db,
-        &config.deal_bounds(),
-        config.genesis_unix,
-        &request,
-    )
-    .await?;
-    let ids = reserved.iter().map(|(r, _)| r.id).collect();
-    if let Err(e) = services.queue.push_deals(ids).await {
-        // Reserved but not queued: the rows stay pending and the stuck-deal timeout frees
-        // them; the caller is told it failed.
-        tracing::error!(error = %e, "queueing MakeDeals failed");
-        return Err(ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal error".into(),
-        ));
-    }
-    Ok(reserved)
+    replications::request_deals(&app.services, &request)
+        .await
+        .map_err(|e| match e {
+            RequestDealsError::NoEngine => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            RequestDealsError::Dataset(d) => d.into(),
+            RequestDealsError::Queue(q) => {
+                tracing::error!(error = %q, "queueing MakeDeals failed");
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+            }
+        })
 }
 
 async fn create(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {

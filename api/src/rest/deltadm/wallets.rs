@@ -11,7 +11,10 @@ use axum::{
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use wharf_core::filecoin::{engine::EngineError, wallets};
+use wharf_core::filecoin::{
+    engine::EngineError,
+    wallets::{self, RegisterError, WalletKey},
+};
 
 use super::{ApiError, parse};
 use crate::{rest::legacy_body::read_json, state::AppState};
@@ -23,15 +26,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/wallets/{wallet}", delete(remove))
 }
 
-fn engine_error(e: EngineError) -> ApiError {
+fn register_error(e: RegisterError) -> ApiError {
     match e {
-        EngineError::Refused { message, .. } => {
+        RegisterError::Invalid(t) => ApiError::bad(t),
+        RegisterError::Engine(EngineError::Refused { message, .. }) => {
             ApiError::bad(format!("the deal engine refused the wallet: {message}"))
         }
-        other => {
+        RegisterError::Engine(other) => {
             tracing::warn!(error = %other, "deal engine unavailable");
             ApiError(StatusCode::BAD_GATEWAY, other.to_string())
         }
+        RegisterError::Dataset(d) => d.into(),
     }
 }
 
@@ -56,39 +61,17 @@ async fn add(
         )
     })?;
     let key: LotusKey = parse(read_json(body, 64 * 1024).await?)?;
-    let hex = query.get("hex").is_some_and(|v| v == "true");
-    let (address, key_type) = if hex {
-        let hex_key = key
-            .hex_key
-            .filter(|h| {
-                !h.is_empty() && h.len() <= 4096 && h.bytes().all(|b| b.is_ascii_hexdigit())
-            })
-            .ok_or_else(|| ApiError::bad("hex_key must be the hex of a lotus wallet export"))?;
-        (
-            engine
-                .register_wallet_hex(&hex_key)
-                .await
-                .map_err(engine_error)?,
-            "hex".to_string(),
-        )
+    let key = if query.get("hex").is_some_and(|v| v == "true") {
+        WalletKey::Hex(key.hex_key.unwrap_or_default())
     } else {
-        let key_type = key
-            .key_type
-            .filter(|t| t == "secp256k1" || t == "bls")
-            .ok_or_else(|| ApiError::bad("Type must be secp256k1 or bls"))?;
-        let private_key = key
-            .private_key
-            .filter(|k| !k.is_empty() && k.len() <= 4096)
-            .ok_or_else(|| ApiError::bad("PrivateKey (base64) is required"))?;
-        (
-            engine
-                .register_wallet(&key_type, &private_key)
-                .await
-                .map_err(engine_error)?,
-            key_type,
-        )
+        WalletKey::Typed {
+            key_type: key.key_type.unwrap_or_default(),
+            private_key: key.private_key.unwrap_or_default(),
+        }
     };
-    let wallet = wallets::add(&app.services.db, &address, &key_type).await?;
+    let wallet = wallets::register(engine.as_ref(), &app.services.db, key)
+        .await
+        .map_err(register_error)?;
     Ok(Json(json!({
         "address": wallet.addr,
         "datasets": null,
