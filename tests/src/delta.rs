@@ -60,6 +60,12 @@ impl DeltaDouble {
             .route("/api/v1/deal/imports", post(imports))
             .route("/api/v1/stats/contents", post(stats))
             .route("/admin/wallet/register", post(register))
+            .route(
+                "/open/node/info",
+                axum::routing::get(|| async {
+                    Json(json!({"name": "delta-double", "description": "", "type": "delta", "commit": "d0ub1e", "version": "v1.0.5"}))
+                }),
+            )
             .route("/admin/wallet/register-hex", post(register))
             .with_state(double.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });

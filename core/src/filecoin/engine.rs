@@ -69,6 +69,8 @@ pub trait DealEngine: Send + Sync {
     ) -> Result<String, EngineError>;
     /// Registers a wallet given as the hex of a lotus wallet export.
     async fn register_wallet_hex(&self, hex_key: &str) -> Result<String, EngineError>;
+    /// The engine's `(commit, version)`, asked now.
+    async fn node_info(&self) -> Result<(String, String), EngineError>;
 }
 
 /// The Delta deal engine over HTTP.
@@ -242,11 +244,40 @@ impl DealEngine for Delta {
         wallet_address(&reply)
     }
 
+    async fn node_info(&self) -> Result<(String, String), EngineError> {
+        let info = self.get("/open/node/info").await?;
+        let text = |k: &str| info[k].as_str().unwrap_or_default().to_string();
+        Ok((text("commit"), text("version")))
+    }
+
     async fn register_wallet_hex(&self, hex_key: &str) -> Result<String, EngineError> {
         let reply = self
             .post("/admin/wallet/register-hex", &json!({"hex_key": hex_key}))
             .await?;
         wallet_address(&reply)
+    }
+}
+
+impl Delta {
+    async fn get(&self, path: &str) -> Result<Value, EngineError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| EngineError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(EngineError::Refused {
+                status,
+                message: format!("GET {path}"),
+            });
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| EngineError::BadReply(e.to_string()))
     }
 }
 

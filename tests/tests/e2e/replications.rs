@@ -157,6 +157,13 @@ async fn replications_are_selected_made_followed_and_retried() {
     let delta = DeltaDouble::start().await;
     let app = app(&delta).await;
     let id = dataset(&app, "films", 2, 0, 5, &["f01000"]).await;
+    let (status, health) = get(&app, "/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        health["delta_info"],
+        json!({"commit": "d0ub1e", "version": "v1.0.5"}),
+        "the engine asked live"
+    );
 
     assert_eq!(
         post(&app, "/replications", json!({"provider": "f01000"}))

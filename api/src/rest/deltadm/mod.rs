@@ -101,12 +101,23 @@ async fn require_operator(State(app): State<AppState>, request: Request, next: N
     }
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({
-        "uuid": "",
-        "ddm_info": {"commit": option_env!("WHARF_COMMIT").unwrap_or("unknown"), "version": env!("CARGO_PKG_VERSION")},
-        "delta_info": {"commit": "", "version": ""},
-    }))
+/// wharf's version and the deal engine's, asked now (upstream captured it once at start).
+/// An engine that does not answer is reported, not hidden: 503.
+async fn health(State(app): State<AppState>) -> Response {
+    let ddm = json!({"commit": option_env!("WHARF_COMMIT").unwrap_or("unknown"), "version": env!("CARGO_PKG_VERSION")});
+    let engine = match &app.services.deal_engine {
+        None => Ok(json!({"commit": "", "version": ""})),
+        Some(engine) => engine
+            .node_info()
+            .await
+            .map(|(commit, version)| json!({"commit": commit, "version": version})),
+    };
+    match engine {
+        Ok(delta) => {
+            Json(json!({"uuid": "", "ddm_info": ddm, "delta_info": delta})).into_response()
+        }
+        Err(e) => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
 }
 
 /// RFC 3339 of a Unix-milliseconds time, as gorm models serialise their timestamps.
