@@ -7,26 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use std::time::{Duration, Instant};
 
-use cid::Cid;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use wharf_tests::piece_cids as piece;
 use wharf_tests::{TestApp, delta::DeltaDouble};
 
 const KEY: &str = "ESTbench-ARY";
-
-fn piece(i: u64) -> (String, String) {
-    let digest = Sha256::digest(i.to_be_bytes());
-    let piece = Cid::new_v1(
-        0xf101,
-        cid::multihash::Multihash::<64>::wrap(0x1012, &digest).unwrap(),
-    );
-    let payload = Cid::new_v1(
-        0x55,
-        cid::multihash::Multihash::<64>::wrap(0x12, &digest).unwrap(),
-    );
-    (piece.to_string(), payload.to_string())
-}
 
 async fn post(app: &TestApp, path: &str, body: Value) -> Value {
     app.client

@@ -369,6 +369,21 @@ pub fn ensure_npm_packages() {
 }
 
 /// The first GraphQL error code of a response, if any.
+/// A distinct, valid Filecoin piece CID (v1, fil-commitment-unsealed, sha2-256-trunc254-padded)
+/// and payload CID (raw) for `i`: test data for dataset imports.
+pub fn piece_cids(i: u64) -> (String, String) {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(i.to_be_bytes());
+    let cid = |codec: u64, hash: u64| {
+        cid::Cid::new_v1(
+            codec,
+            cid::multihash::Multihash::<64>::wrap(hash, &digest).expect("a 32-byte digest fits"),
+        )
+        .to_string()
+    };
+    (cid(0xf101, 0x1012), cid(0x55, 0x12))
+}
+
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }

@@ -1,10 +1,11 @@
 //! Deal-making: `MakeDeals` hands reserved replications to the deal engine; `PollDeals`
 //! (cron) follows the deals until they are on chain, and fails those stuck too long so their
 //! pieces can be replicated again.
-use std::{str::FromStr, sync::Arc};
+use std::sync::Arc;
 
 use apalis::prelude::*;
-use apalis_cron::{CronScheduler, Tick};
+use apalis_cron::Tick;
+use futures::future::BoxFuture;
 use wharf_core::{
     filecoin::{engine::EngineError, replications},
     jobs::MakeDeals,
@@ -12,7 +13,7 @@ use wharf_core::{
     time::now_ms,
 };
 
-use crate::register::{Handler, observed, unique_name};
+use crate::register::{Handler, cron, observed};
 
 /// Deals submitted to the engine in one request.
 const SUBMIT_BATCH: usize = 100;
@@ -90,20 +91,18 @@ pub async fn poll_deals(services: &Services) -> Result<(), BoxDynError> {
     Ok(())
 }
 
-async fn tick(_tick: Tick, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
-    observed("poll-deals", poll_deals(&services)).await
+fn tick(_tick: Tick, services: Data<Arc<Services>>) -> BoxFuture<'static, Result<(), BoxDynError>> {
+    Box::pin(async move { observed("poll-deals", poll_deals(&services)).await })
 }
 
 pub fn register_cron(monitor: Monitor, services: Arc<Services>) -> anyhow::Result<Monitor> {
     let expression = services.config.filecoin.poll_schedule.clone();
-    let schedule = cron::Schedule::from_str(&expression)
-        .map_err(|e| anyhow::anyhow!("filecoin.poll_schedule {expression:?}: {e}"))?;
-    let name = unique_name("poll-deals-cron");
-    Ok(monitor.register(move |_| {
-        WorkerBuilder::new(name.clone())
-            .backend(CronScheduler::new(schedule.clone()))
-            .enable_tracing()
-            .data(services.clone())
-            .build(tick)
-    }))
+    cron(
+        monitor,
+        "poll-deals-cron",
+        "filecoin.poll_schedule",
+        &expression,
+        services,
+        tick,
+    )
 }

@@ -2,13 +2,14 @@
 //! credits of credit-paid quotes that expired without an upload. Queued on demand
 //! (`runHousekeeping`) and run by cron in every worker process; deleting what has expired is
 //! idempotent, so running it twice is harmless.
-use std::{str::FromStr, sync::Arc};
+use std::sync::Arc;
 
 use apalis::prelude::*;
-use apalis_cron::{CronScheduler, Tick};
+use apalis_cron::Tick;
+use futures::future::BoxFuture;
 use wharf_core::{auth::siwe, jobs::Housekeeping, services::Services, time::now_ms};
 
-use crate::register::{Handler, observed, unique_name};
+use crate::register::{Handler, cron, observed};
 
 pub fn handler() -> Handler<Housekeeping> {
     |job, services, _attempt| Box::pin(run(job, services))
@@ -30,26 +31,23 @@ async fn run(job: Housekeeping, services: Data<Arc<Services>>) -> Result<(), Box
     .await
 }
 
-async fn tick(_tick: Tick, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
-    run(
+fn tick(_tick: Tick, services: Data<Arc<Services>>) -> BoxFuture<'static, Result<(), BoxDynError>> {
+    Box::pin(run(
         Housekeeping {
             requested_at: now_ms(),
         },
         services,
-    )
-    .await
+    ))
 }
 
 pub fn register_cron(monitor: Monitor, services: Arc<Services>) -> anyhow::Result<Monitor> {
     let expression = services.config.jobs.housekeeping_schedule.clone();
-    let schedule = cron::Schedule::from_str(&expression)
-        .map_err(|e| anyhow::anyhow!("jobs.housekeeping_schedule {expression:?}: {e}"))?;
-    let name = unique_name("housekeeping-cron");
-    Ok(monitor.register(move |_| {
-        WorkerBuilder::new(name.clone())
-            .backend(CronScheduler::new(schedule.clone()))
-            .enable_tracing()
-            .data(services.clone())
-            .build(tick)
-    }))
+    cron(
+        monitor,
+        "housekeeping-cron",
+        "jobs.housekeeping_schedule",
+        &expression,
+        services,
+        tick,
+    )
 }

@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::Monitor;
 use wharf_core::{
-    jobs::{Housekeeping, MakeDeals, ProcessUpload, Storage, queue_name},
+    jobs::{Housekeeping, MakeDeals, ProcessUpload, queue_name},
     services::Services,
 };
 
@@ -20,64 +20,32 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = services.config.clone();
-    let poll = Duration::from_millis(config.jobs.poll_interval_ms);
     let mut monitor =
         Monitor::new().shutdown_timeout(Duration::from_secs(config.jobs.shutdown_timeout_secs));
 
-    let queue = queue_name(&config.queue_prefix, Housekeeping::QUEUE);
-    monitor = match &services.queue.housekeeping {
-        Storage::Sqlite(s) => register_job!(
-            monitor,
-            queue,
-            s.clone(),
-            housekeeping::handler(),
-            services.clone(),
-            poll = poll
-        ),
-        Storage::Redis(r) => register_job!(
-            monitor,
-            queue,
-            r.clone(),
-            housekeeping::handler(),
-            services.clone()
-        ),
-    };
-    let queue = queue_name(&config.queue_prefix, ProcessUpload::QUEUE);
-    monitor = match &services.queue.uploads {
-        Storage::Sqlite(s) => register_job!(
-            monitor,
-            queue,
-            s.clone(),
-            uploads::handler(),
-            services.clone(),
-            poll = poll
-        ),
-        Storage::Redis(r) => register_job!(
-            monitor,
-            queue,
-            r.clone(),
-            uploads::handler(),
-            services.clone()
-        ),
-    };
-    let queue = queue_name(&config.queue_prefix, MakeDeals::QUEUE);
-    monitor = match &services.queue.deals {
-        Storage::Sqlite(s) => register_job!(
-            monitor,
-            queue,
-            s.clone(),
-            deals::handler(),
-            services.clone(),
-            poll = poll
-        ),
-        Storage::Redis(r) => register_job!(
-            monitor,
-            queue,
-            r.clone(),
-            deals::handler(),
-            services.clone()
-        ),
-    };
+    let prefix = &config.queue_prefix;
+    let queues = &services.queue;
+    monitor = register_job!(
+        monitor,
+        queue_name(prefix, Housekeeping::QUEUE),
+        &queues.housekeeping,
+        housekeeping::handler(),
+        services.clone()
+    );
+    monitor = register_job!(
+        monitor,
+        queue_name(prefix, ProcessUpload::QUEUE),
+        &queues.uploads,
+        uploads::handler(),
+        services.clone()
+    );
+    monitor = register_job!(
+        monitor,
+        queue_name(prefix, MakeDeals::QUEUE),
+        &queues.deals,
+        deals::handler(),
+        services.clone()
+    );
     monitor = housekeeping::register_cron(monitor, services.clone())?;
     monitor = deals::register_cron(monitor, services.clone())?;
 

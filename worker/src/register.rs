@@ -47,23 +47,27 @@ pub fn retry_policy(retries: usize) -> BackoffRetryPolicy<ExponentialBackoff> {
     }
 }
 
-/// Registers a job's worker for a storage of either backend. A macro rather than a generic
-/// function: apalis' service bounds are concrete per backend, and spelling them out
-/// generically costs more than it explains.
+/// Registers the worker of one job queue (`wharf_core::jobs::Storage` of either backend). A
+/// macro rather than a generic function: apalis' service bounds are concrete per backend, and
+/// spelling them out generically costs more than it explains.
 #[macro_export]
 macro_rules! register_job {
-    // A backend that only learns of new jobs when polled (apalis-sqlite parks an idle worker
-    // until its next heartbeat): poll it at this interval as well.
-    ($monitor:expr, $queue:expr, $storage:expr, $handler:expr, $services:expr, poll = $poll:expr) => {{
-        let storage = $storage;
-        let poll: std::time::Duration = $poll;
-        $crate::register_job!(@build $monitor, $queue,
-            apalis::prelude::BackendExt::poll_with_interval(storage.clone(), poll),
-            $handler, $services)
-    }};
     ($monitor:expr, $queue:expr, $storage:expr, $handler:expr, $services:expr) => {{
-        let storage = $storage;
-        $crate::register_job!(@build $monitor, $queue, storage.clone(), $handler, $services)
+        let services = $services;
+        match $storage {
+            // apalis-sqlite parks an idle worker until its next heartbeat: poll it as well.
+            wharf_core::jobs::Storage::Sqlite(storage) => {
+                let storage = storage.clone();
+                let poll = std::time::Duration::from_millis(services.config.jobs.poll_interval_ms);
+                $crate::register_job!(@build $monitor, $queue,
+                    apalis::prelude::BackendExt::poll_with_interval(storage.clone(), poll),
+                    $handler, services)
+            }
+            wharf_core::jobs::Storage::Redis(storage) => {
+                let storage = storage.clone();
+                $crate::register_job!(@build $monitor, $queue, storage.clone(), $handler, services)
+            }
+        }
     }};
     (@build $monitor:expr, $queue:expr, $backend:expr, $handler:expr, $services:expr) => {{
         use apalis::layers::WorkerBuilderExt as _;
@@ -90,6 +94,33 @@ macro_rules! register_job {
                 )
         })
     }};
+}
+
+/// A cron tick's handler.
+pub type TickHandler =
+    fn(apalis_cron::Tick, Data<Arc<Services>>) -> BoxFuture<'static, Result<(), BoxDynError>>;
+
+/// Registers a worker that runs `tick` on the cron `expression` (seconds first) in this
+/// process; `setting` names the configuration key, for the error of a bad expression.
+pub fn cron(
+    monitor: Monitor,
+    name: &str,
+    setting: &str,
+    expression: &str,
+    services: Arc<Services>,
+    tick: TickHandler,
+) -> anyhow::Result<Monitor> {
+    use std::str::FromStr;
+    let schedule = cron::Schedule::from_str(expression)
+        .map_err(|e| anyhow::anyhow!("{setting} {expression:?}: {e}"))?;
+    let name = unique_name(name);
+    Ok(monitor.register(move |_| {
+        WorkerBuilder::new(name.clone())
+            .backend(apalis_cron::CronScheduler::new(schedule.clone()))
+            .enable_tracing()
+            .data(services.clone())
+            .build(tick)
+    }))
 }
 
 /// Runs a job body and records its outcome and duration per queue.

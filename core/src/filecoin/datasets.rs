@@ -3,7 +3,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQuery
 use serde::Serialize;
 use wharf_entity::dataset;
 
-use super::{Bytes, DatasetError, epoch::DealBounds, failed_list};
+use super::{Bytes, DatasetError, epoch::DealBounds};
 use crate::{sql, time::now_ms};
 
 /// A dataset name: lower-case letters and digits in groups joined by single hyphens, at most
@@ -54,14 +54,6 @@ pub struct DatasetSummary {
     pub count_replicated: i64,
     pub count_total: i64,
     pub wallets: Vec<String>,
-}
-
-#[derive(Debug, FromQueryResult)]
-struct Counters {
-    dataset_id: i32,
-    raw: Option<i64>,
-    padded: Option<i64>,
-    n: i64,
 }
 
 #[derive(Debug, FromQueryResult, Serialize)]
@@ -186,26 +178,8 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<DatasetSummary>, Datase
         .order_by_asc(dataset::Column::Id)
         .all(db)
         .await?;
-    let backend = db.get_database_backend();
-    let totals = Counters::find_by_statement(sql::statement(
-        db,
-        "SELECT dataset_id, CAST(SUM(size) AS BIGINT) AS raw, CAST(SUM(padded_size) AS BIGINT) AS padded, COUNT(*) AS n \
-         FROM contents GROUP BY dataset_id",
-        [],
-    ))
-    .all(db)
-    .await?;
-    let replicated = Counters::find_by_statement(sea_orm::Statement::from_string(
-        backend,
-        format!(
-            "SELECT r.dataset_id AS dataset_id, CAST(SUM(c.size) AS BIGINT) AS raw, CAST(SUM(c.padded_size) AS BIGINT) AS padded, COUNT(*) AS n \
-             FROM replications r JOIN contents c ON c.comm_p = r.content_comm_p \
-             WHERE r.status NOT IN ({}) GROUP BY r.dataset_id",
-            failed_list()
-        ),
-    ))
-    .all(db)
-    .await?;
+    let totals = super::content_bytes_by_dataset(db).await?;
+    let replicated = super::replicated_bytes_by(db, "dataset_id").await?;
     let wallets = WalletLink::find_by_statement(sql::statement(
         db,
         "SELECT dataset_id, wallet_addr FROM wallet_datasets ORDER BY wallet_addr",
@@ -213,19 +187,8 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<DatasetSummary>, Datase
     ))
     .all(db)
     .await?;
-    let find = |rows: &[Counters], id: i32| {
-        rows.iter()
-            .find(|c| c.dataset_id == id)
-            .map(|c| {
-                (
-                    Bytes {
-                        raw: c.raw.unwrap_or(0),
-                        padded: c.padded.unwrap_or(0),
-                    },
-                    c.n,
-                )
-            })
-            .unwrap_or_default()
+    let find = |rows: &std::collections::HashMap<String, (Bytes, i64)>, id: i32| {
+        rows.get(&id.to_string()).copied().unwrap_or_default()
     };
     Ok(datasets
         .into_iter()

@@ -1,13 +1,12 @@
 //! Storage providers, their self-service key, and the replication profiles that say which
 //! datasets each may replicate and how.
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 use sha2::{Digest, Sha256};
 use wharf_entity::{provider, replication_profile};
 
-use super::{Bytes, DatasetError, datasets, failed_list};
+use super::{Bytes, DatasetError, datasets};
 use crate::{auth::secret_matches, sql, time::now_ms};
 
 /// A Filecoin actor address as text: `f`/`t`, a protocol digit, then the payload of that
@@ -156,46 +155,19 @@ pub async fn by_key(
     Ok(found)
 }
 
-#[derive(Debug, FromQueryResult)]
-struct Counters {
-    provider_actor_id: String,
-    raw: Option<i64>,
-    padded: Option<i64>,
-    n: i64,
-}
-
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<ProviderSummary>, DatasetError> {
     let providers = provider::Entity::find()
         .order_by_asc(provider::Column::ActorId)
         .all(db)
         .await?;
-    let counters = Counters::find_by_statement(sea_orm::Statement::from_string(
-        db.get_database_backend(),
-        format!(
-            "SELECT r.provider_actor_id AS provider_actor_id, CAST(SUM(c.size) AS BIGINT) AS raw, CAST(SUM(c.padded_size) AS BIGINT) AS padded, COUNT(*) AS n \
-             FROM replications r JOIN contents c ON c.comm_p = r.content_comm_p \
-             WHERE r.status NOT IN ({}) GROUP BY r.provider_actor_id",
-            failed_list()
-        ),
-    ))
-    .all(db)
-    .await?;
+    let counters = super::replicated_bytes_by(db, "provider_actor_id").await?;
     let profiles = list_profiles(db).await?;
     Ok(providers
         .into_iter()
         .map(|provider| {
             let (bytes_replicated, count_replicated) = counters
-                .iter()
-                .find(|c| c.provider_actor_id == provider.actor_id)
-                .map(|c| {
-                    (
-                        Bytes {
-                            raw: c.raw.unwrap_or(0),
-                            padded: c.padded.unwrap_or(0),
-                        },
-                        c.n,
-                    )
-                })
+                .get(&provider.actor_id)
+                .copied()
                 .unwrap_or_default();
             let profiles = profiles
                 .iter()

@@ -1,9 +1,8 @@
 //! The delta-dm API at /api/v1: operator auth, datasets, contents in every import format,
 //! providers and replication profiles, with the shapes of shared/reference/delta-dm.md.
-use cid::Cid;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use wharf_tests::TestApp;
+use wharf_tests::piece_cids as piece;
 
 const KEY: &str = "ESTxyz-operator-ARY";
 const PIECE: &str = "baga6ea4seaqjtm4sapz4vlxur6m37griffry266er5jwrwvpoodfg7mfl33ukcy";
@@ -60,19 +59,6 @@ impl Ddm<'_> {
 }
 
 /// A distinct, valid piece CID and payload CID for `i`.
-fn piece(i: u64) -> (String, String) {
-    let digest = Sha256::digest(i.to_be_bytes());
-    let piece = Cid::new_v1(
-        0xf101,
-        cid::multihash::Multihash::<64>::wrap(0x1012, &digest).unwrap(),
-    );
-    let payload = Cid::new_v1(
-        0x55,
-        cid::multihash::Multihash::<64>::wrap(0x12, &digest).unwrap(),
-    );
-    (piece.to_string(), payload.to_string())
-}
-
 fn envelope(code: u16) -> impl Fn(&Value) -> bool {
     move |body: &Value| body["error"]["code"] == code && body["error"]["details"].is_string()
 }

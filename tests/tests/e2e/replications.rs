@@ -3,9 +3,8 @@
 //! following deal states, filters of GET /replications, and self-service.
 use std::time::Duration;
 
-use cid::Cid;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use wharf_tests::piece_cids as piece;
 use wharf_tests::{TestApp, delta::DeltaDouble};
 
 const KEY: &str = "ESTreplication-ARY";
@@ -55,19 +54,6 @@ async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
 
 async fn get(app: &TestApp, path: &str) -> (u16, Value) {
     call(app, reqwest::Method::GET, path, None).await
-}
-
-fn piece(i: u64) -> (String, String) {
-    let digest = Sha256::digest(format!("replication piece {i}").as_bytes());
-    let piece = Cid::new_v1(
-        0xf101,
-        cid::multihash::Multihash::<64>::wrap(0x1012, &digest).unwrap(),
-    );
-    let payload = Cid::new_v1(
-        0x55,
-        cid::multihash::Multihash::<64>::wrap(0x12, &digest).unwrap(),
-    );
-    (piece.to_string(), payload.to_string())
 }
 
 /// A dataset with `pieces` pieces (ids from `first`), a wallet, and providers with profiles.

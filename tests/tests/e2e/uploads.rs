@@ -517,6 +517,32 @@ async fn a_worker_killed_after_sending_the_payment_is_replaced_and_pays_once() {
     assert!(server.terminate().await.success());
 }
 
+/// `count` one-file quotes spread over users 1..=`users`, each user approving the sum of its
+/// quotes at once: `(quote id, amount, user, file bytes)`.
+async fn quotes_approved(
+    api: &Api,
+    chain: &Chain,
+    count: usize,
+    users: usize,
+) -> Vec<(String, U256, usize, Vec<u8>)> {
+    let treasury = chain::signer(chain::TREASURY).address();
+    let mut quotes = Vec::new();
+    for i in 0..count {
+        let owner = 1 + i % users;
+        let data = format!("file number {i}").into_bytes();
+        let (q, amount) = quote_at(api, chain, &user(owner), &[data.len()]).await;
+        quotes.push((q, amount, owner, data));
+    }
+    for owner in 1..=users {
+        let total = quotes
+            .iter()
+            .filter(|(_, _, o, _)| *o == owner)
+            .fold(U256::ZERO, |acc, (_, a, _, _)| acc + *a);
+        chain.approve(owner, treasury, total).await;
+    }
+    quotes
+}
+
 /// Scaled mode: `wharf serve` without workers and two `wharf worker` processes sharing the
 /// queue (Redis in CI's second run). Every upload is paid exactly once and stored.
 #[tokio::test]
@@ -539,20 +565,7 @@ async fn two_worker_processes_share_the_uploads_and_pay_each_once() {
         WharfProcess::start(&["worker"], &vars, env.data_dir.path()).await,
     ];
     let treasury = chain::signer(chain::TREASURY).address();
-    let mut quotes = Vec::new();
-    for i in 0..12usize {
-        let owner = 1 + i % 4;
-        let data = format!("scaled file {i}").into_bytes();
-        let (q, amount) = quote_at(&api, &chain, &user(owner), &[data.len()]).await;
-        quotes.push((q, amount, owner, data));
-    }
-    for owner in 1..=4usize {
-        let total = quotes
-            .iter()
-            .filter(|(_, _, o, _)| *o == owner)
-            .fold(U256::ZERO, |acc, (_, a, _, _)| acc + *a);
-        chain.approve(owner, treasury, total).await;
-    }
+    let quotes = quotes_approved(&api, &chain, 12, 4).await;
     let base_nonce = nonce();
     for (i, (q, _, owner, data)) in quotes.iter().enumerate() {
         let query = signed_query(q, &user(*owner), base_nonce + i as u64);
@@ -612,21 +625,7 @@ async fn fifty_concurrent_uploads_to_different_quotes_all_complete() {
     let app = app(&chain, "").await;
     let treasury = chain::signer(chain::TREASURY).address();
     let api = Api::of(&app);
-    let mut quotes = Vec::new();
-    for i in 0..50usize {
-        let owner = 1 + i % 5;
-        let data = format!("file number {i}").into_bytes();
-        let (q, amount) = quote_at(&api, &chain, &user(owner), &[data.len()]).await;
-        quotes.push((q, amount, owner, data));
-    }
-    // Each user approves the sum of their quotes at once.
-    for owner in 1..=5usize {
-        let total = quotes
-            .iter()
-            .filter(|(_, _, o, _)| *o == owner)
-            .fold(U256::ZERO, |acc, (_, a, _, _)| acc + *a);
-        chain.approve(owner, treasury, total).await;
-    }
+    let quotes = quotes_approved(&api, &chain, 50, 5).await;
     let base_nonce = nonce();
     let uploads: Vec<_> = quotes
         .iter()
