@@ -8,5 +8,6 @@ pub mod metrics;
 pub mod rest;
 pub mod server;
 pub mod state;
+pub mod streaming;
 pub mod telemetry;
 pub mod tools;

@@ -23,6 +23,12 @@ pub fn handle() -> PrometheusHandle {
 }
 
 pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
+    use std::sync::atomic::Ordering;
+    let services = &app.services;
+    metrics::counter!("wharf_db_statements_total")
+        .absolute(services.db_statements.load(Ordering::Relaxed));
+    metrics::gauge!("wharf_graphql_subscriptions_open")
+        .set(services.subscriptions.load(Ordering::Relaxed) as f64);
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),

@@ -9,7 +9,6 @@ use http::{HeaderName, HeaderValue, Method};
 use tower_http::{
     cors::{AllowOrigin, Any, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 use wharf_core::services::Services;
@@ -17,6 +16,7 @@ use wharf_core::services::Services;
 use crate::{
     gateway, graphql, health, metrics, rest,
     state::{App, AppState},
+    streaming,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -50,9 +50,13 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/metrics", get(metrics::render))
         .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(config.http.request_timeout_secs),
+        // Uploads are bounded by their progress, everything else by the request timeout.
+        .layer(middleware::from_fn_with_state(
+            streaming::Limits {
+                request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+                body_idle: Duration::from_secs(config.http.upload_idle_secs),
+            },
+            streaming::limit,
         ))
         .layer(cors(&config.http.cors_allowed_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -63,7 +67,7 @@ pub fn router(services: Arc<Services>) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", request_id = %request_id, method = %req.method(), uri = %req.uri().path())
+                tracing::info_span!("request", request_id = %request_id, method = %req.method(), uri = %crate::telemetry::loggable_path(req.uri().path()))
             })
             // One access-log line per request, at info, inside the request's span.
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),

@@ -22,3 +22,45 @@ pub fn init(format: LogFormat) {
     // A second init (tests starting several apps) keeps the first subscriber.
     let _ = result;
 }
+
+/// Path segments that carry a secret, by the route prefix they follow: web-core access tokens
+/// are bearer credentials written into the path (`/accounts/token/redeem/<token>`).
+const SECRET_SEGMENT_AFTER: [&str; 4] = [
+    "/accounts/token/balance/",
+    "/accounts/token/redeem/",
+    "/accounts/token/deposit/",
+    "/accounts/token/withdraw/",
+];
+
+/// The request path as it may be logged: secrets in it replaced by `[redacted]`. Query
+/// strings (signatures, keys) are never logged at all.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in SECRET_SEGMENT_AFTER {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            return format!("{prefix}[redacted]{tail}").into();
+        }
+    }
+    path.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn access_tokens_in_paths_are_redacted() {
+        assert_eq!(
+            loggable_path("/accounts/token/redeem/AbC123xyz0987654"),
+            "/accounts/token/redeem/[redacted]"
+        );
+        assert_eq!(
+            loggable_path("/accounts/token/balance/tok/extra"),
+            "/accounts/token/balance/[redacted]/extra"
+        );
+        assert_eq!(loggable_path("/accounts/token/new"), "/accounts/token/new");
+        assert_eq!(loggable_path("/getQuote"), "/getQuote");
+    }
+}

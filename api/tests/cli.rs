@@ -43,5 +43,5 @@ fn bad_configuration_fails_fast_with_a_message() {
         .expect("run wharf");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("listen"), "{err}");
+    assert!(err.contains("WHARF_LISTEN=\"not-an-address\""), "{err}");
 }

@@ -24,6 +24,9 @@ pub enum BlobError {
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local store: where an interrupted multipart write leaves its
+    /// staging file (`<key>#<n>`) if the process died before cleaning up.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl Blobs {
@@ -39,7 +42,43 @@ impl Blobs {
         })?;
         Ok(Self {
             store: Arc::new(store),
+            local_root: Some(dir.to_path_buf()),
         })
+    }
+
+    /// Deletes an object and whatever an interrupted write of it left behind. Deleting what
+    /// is not there is not an error.
+    pub async fn delete(&self, key: &Path) -> Result<(), BlobError> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let file = root.join(key.as_ref());
+        let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+            return Ok(());
+        };
+        let staged_prefix = format!("{}#", name.to_string_lossy());
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&staged_prefix)
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        })
+        .await
+        .map_err(|e| BlobError::Store(object_store::Error::JoinError { source: e }))?;
+        Ok(())
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {

@@ -55,8 +55,15 @@ pub enum PaymentOutcome {
     Failed { status: i32, reason: String },
 }
 
-fn rpc(chain: u64) -> impl Fn(String) -> ChainError {
-    move |detail| ChainError::Rpc { chain, detail }
+/// An RPC error of a chain. The node's URL is cut out of the text: it may carry an API key
+/// (`https://…/v3/<key>`), and these errors are logged.
+fn rpc(config: &ChainConfig) -> impl Fn(String) -> ChainError + use<> {
+    let chain = config.chain_id;
+    let url = config.rpc_url.clone();
+    move |detail| ChainError::Rpc {
+        chain,
+        detail: detail.replace(&url, "<rpc_url>"),
+    }
 }
 
 /// One sender at a time per chain in this process, so two payments never take the same
@@ -70,9 +77,6 @@ fn send_lock(chain_id: u64) -> Arc<tokio::sync::Mutex<()>> {
     };
     map.entry(chain_id).or_default().clone()
 }
-
-/// How long one job run waits for a receipt before handing the job back to be retried.
-const WAIT_FOR_RECEIPT: Duration = Duration::from_secs(60);
 
 /// Collects the payment of a quote whose files were received.
 pub async fn collect_payment(
@@ -102,11 +106,12 @@ pub async fn collect_payment(
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
         .connect_http(url);
-    let err = rpc(chain.chain_id);
+    let err = rpc(chain);
+    let wait = Duration::from_secs(services.config.jobs.payment_wait_secs);
 
     let recorded = recorded_payment(services, &quote.id).await?;
     if let Some((hash, raw)) = recorded {
-        match follow(&provider, chain, hash, &raw).await? {
+        match follow(&provider, chain, hash, &raw, wait).await? {
             Some(outcome) => return Ok(outcome),
             // The recorded transaction can never be mined: its nonce went to another.
             None => {
@@ -163,30 +168,21 @@ pub async fn collect_payment(
         .with_to(token)
         .with_chain_id(chain.chain_id)
         .with_input(Bytes::from(call.abi_encode()));
-    // One sender at a time per treasury: in this process by a mutex, across processes by an
-    // advisory lock on PostgreSQL or a file lock in the shared data directory on SQLite, so
-    // that two payments never take the same nonce.
-    let lock = send_lock(chain.chain_id);
-    let guard = lock.lock().await;
-    let mut pg = match services.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            let mut conn = services
-                .db
-                .get_postgres_connection_pool()
-                .acquire()
-                .await
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-            sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
-                .bind(SEND_LOCK_KEY + chain.chain_id as i64)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| DbErr::Custom(e.to_string()))?;
-            Some(conn)
-        }
-        _ => None,
-    };
+    // One sender at a time per treasury (see `TreasuryLock`), so that two payments never
+    // take the same nonce.
+    let lock = TreasuryLock::acquire(&services.db, &services.config.data_dir, chain.chain_id)
+        .await
+        .map_err(|e| err(format!("taking the treasury lock: {e}")))?;
+    // Another run of this quote's job may have paid while this one waited for the lock.
+    if let Some((hash, raw)) = recorded_payment(services, &quote.id).await? {
+        lock.release().await;
+        return match follow(&provider, chain, hash, &raw, wait).await? {
+            Some(outcome) => Ok(outcome),
+            None => Err(ChainError::Pending(hash.to_string())),
+        };
+    }
     // Sign, record on the quote, then broadcast.
-    let sending = async {
+    let sent: Result<Sent, ChainError> = async {
         let envelope = match provider.fill(request).await {
             Ok(SendableTx::Envelope(envelope)) => envelope,
             Ok(SendableTx::Builder(_)) => {
@@ -211,32 +207,9 @@ pub async fn collect_payment(
             return Err(err(format!("broadcasting {hash}: {e}")));
         }
         Ok(Sent::Broadcast { hash, raw })
-    };
-    let sent: Result<Sent, ChainError> = if pg.is_some() {
-        sending.await
-    } else {
-        let path = services
-            .config
-            .data_dir
-            .join(format!("treasury-{}.lock", chain.chain_id));
-        crate::filelock::exclusive(&path, sending)
-            .await
-            .map_err(|e| err(format!("locking {}: {e}", path.display())))
-            .and_then(|sent| sent)
-    };
-    if let Some(conn) = pg.as_mut() {
-        let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(SEND_LOCK_KEY + chain.chain_id as i64)
-            .execute(&mut **conn)
-            .await;
-        if unlocked.is_err() {
-            // Closing the connection releases the lock.
-            if let Some(conn) = pg.take() {
-                let _ = conn.detach();
-            }
-        }
     }
-    drop(guard);
+    .await;
+    lock.release().await;
     let (hash, raw) = match sent? {
         Sent::Broadcast { hash, raw } => (hash, raw),
         Sent::WouldRevert(reason) => {
@@ -247,7 +220,7 @@ pub async fn collect_payment(
         }
     };
     tracing::info!(quote = %quote.id, tx = %hash, amount = %quote.token_amount, "payment sent");
-    match follow(&provider, chain, hash, &raw).await? {
+    match follow(&provider, chain, hash, &raw, wait).await? {
         Some(outcome) => Ok(outcome),
         None => Err(ChainError::Pending(hash.to_string())),
     }
@@ -255,6 +228,96 @@ pub async fn collect_payment(
 
 /// An arbitrary base for the advisory-lock keys of treasury senders (plus the chain id).
 const SEND_LOCK_KEY: i64 = 0x7768_6172_6600_1000;
+
+/// The right to sign and record a payment from one chain's treasury: a mutex in this process,
+/// and across processes a PostgreSQL advisory lock (on its own session) or a file lock in the
+/// shared data directory on SQLite. Dropping it releases every part, whatever the reason (a
+/// cancelled job, a panic): a PostgreSQL session still holding the lock is closed rather than
+/// returned to the pool, and the server frees its locks with it.
+pub struct TreasuryLock {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    held: Held,
+}
+
+enum Held {
+    /// `None` once handed back to the pool unlocked.
+    Postgres(Option<sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>>),
+    File(#[allow(dead_code)] crate::filelock::FileLock),
+}
+
+impl TreasuryLock {
+    pub async fn acquire(
+        db: &sea_orm::DatabaseConnection,
+        data_dir: &std::path::Path,
+        chain_id: u64,
+    ) -> Result<TreasuryLock, DbErr> {
+        let local = send_lock(chain_id).lock_owned().await;
+        let held = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                let conn = db
+                    .get_postgres_connection_pool()
+                    .acquire()
+                    .await
+                    .map_err(|e| DbErr::Custom(e.to_string()))?;
+                // Held from here: if the wait below is cancelled, dropping the lock closes
+                // the session, so a lock granted late cannot linger on a pooled connection.
+                let mut lock = TreasuryLock {
+                    _local: local,
+                    held: Held::Postgres(Some(conn)),
+                };
+                if let Held::Postgres(Some(conn)) = &mut lock.held {
+                    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+                        .bind(SEND_LOCK_KEY.wrapping_add(chain_id as i64))
+                        .execute(&mut **conn)
+                        .await
+                        .map_err(|e| DbErr::Custom(e.to_string()))?;
+                }
+                return Ok(lock);
+            }
+            _ => {
+                let path = data_dir.join(format!("treasury-{chain_id}.lock"));
+                Held::File(
+                    crate::filelock::FileLock::acquire(&path)
+                        .await
+                        .map_err(|e| DbErr::Custom(format!("locking {}: {e}", path.display())))?,
+                )
+            }
+        };
+        Ok(TreasuryLock {
+            _local: local,
+            held,
+        })
+    }
+
+    /// Releases the lock, keeping the PostgreSQL connection for the pool when it unlocks
+    /// cleanly.
+    pub async fn release(mut self) {
+        if let Held::Postgres(slot) = &mut self.held
+            && let Some(mut conn) = slot.take()
+        {
+            let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut *conn)
+                .await;
+            match unlocked {
+                Ok(_) => drop(conn),
+                // Closing the session releases the lock.
+                Err(_) => drop(conn.detach()),
+            }
+        }
+    }
+}
+
+impl Drop for TreasuryLock {
+    fn drop(&mut self) {
+        if let Held::Postgres(slot) = &mut self.held
+            && let Some(conn) = slot.take()
+        {
+            // Not released cleanly (cancelled, panicked, or the lock query failed): end the
+            // session instead of returning it to the pool still holding the lock.
+            drop(conn.detach());
+        }
+    }
+}
 
 enum Sent {
     Broadcast { hash: B256, raw: Vec<u8> },
@@ -278,9 +341,10 @@ async fn follow<P: Provider>(
     chain: &ChainConfig,
     hash: B256,
     raw: &[u8],
+    wait: Duration,
 ) -> Result<Option<PaymentOutcome>, ChainError> {
-    let err = rpc(chain.chain_id);
-    let deadline = tokio::time::Instant::now() + WAIT_FOR_RECEIPT;
+    let err = rpc(chain);
+    let deadline = tokio::time::Instant::now() + wait;
     let mut rebroadcast = true;
     loop {
         if let Some(receipt) = provider
@@ -373,5 +437,6 @@ async fn record_payment(
             ],
         ))
         .await?;
+    services.quotes.changed(quote_id).await;
     Ok(())
 }

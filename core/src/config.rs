@@ -50,7 +50,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
@@ -65,6 +65,7 @@ pub struct Config {
     /// Run workers inside `serve`. Default: on without Redis, off with Redis.
     pub workers: Option<bool>,
     /// Prefix of every queue name, so that several deployments (or tests) can share one Redis.
+    #[serde(deserialize_with = "lenient_string")]
     pub queue_prefix: String,
     pub log_format: LogFormat,
     pub http: HttpConfig,
@@ -85,19 +86,26 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Largest JSON or form body accepted by the API routes.
     pub max_body_bytes: usize,
-    /// Requests taking longer are answered 408.
+    /// Requests taking longer are answered 408. Uploads are not under it: they are bounded by
+    /// `upload_idle_secs` instead.
     pub request_timeout_secs: u64,
+    /// An upload body that sends nothing for this many seconds is ended.
+    pub upload_idle_secs: u64,
+    /// When an upload is refused before its body is read, up to this many bytes of it are
+    /// read and discarded so the client, still sending, sees the answer; beyond, the
+    /// connection is closed.
+    pub max_refused_body_drain_bytes: u64,
     /// Origins allowed by CORS; `["*"]` allows any. From the environment: comma-separated.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GraphqlConfig {
     pub max_depth: usize,
     pub max_complexity: usize,
@@ -105,10 +113,14 @@ pub struct GraphqlConfig {
     pub max_batch: usize,
     /// Serve the GraphiQL page on GET /graphql.
     pub graphiql: bool,
+    /// Subscriptions open at once on one WebSocket connection.
+    pub max_subscriptions_per_connection: usize,
+    /// Subscriptions open at once in this process, over all connections.
+    pub max_subscriptions: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// The domain a Sign-In with Ethereum message must name; defaults to the listen address.
     pub siwe_domain: Option<String>,
@@ -117,6 +129,7 @@ pub struct AuthConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct PriceTier {
     /// Bytes of credit.
     pub amount: u64,
@@ -125,6 +138,7 @@ pub struct PriceTier {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct PromocodeConfig {
     pub code: String,
     pub bytes: u64,
@@ -133,7 +147,7 @@ pub struct PromocodeConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct WebcoreConfig {
     pub prices: Vec<PriceTier>,
     /// Promocodes created (or updated) at start-up.
@@ -141,7 +155,7 @@ pub struct WebcoreConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobsConfig {
     /// Jobs handled at once by each worker.
     pub concurrency: usize,
@@ -157,9 +171,16 @@ pub struct JobsConfig {
     /// Milliseconds between looks for new jobs on the embedded SQLite queue (Redis pushes
     /// wake workers on their own).
     pub poll_interval_ms: u64,
+    /// A job-backed record (a quote being paid or stored, a deal being submitted) untouched
+    /// for this many seconds is presumed to have lost its job: housekeeping queues it again.
+    pub stale_after_secs: u64,
+    /// How long one run of a payment job waits for its transaction to be mined before it
+    /// schedules the next look (a pending transaction never counts as a failed attempt).
+    pub payment_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct TokenConfig {
     pub symbol: String,
     /// 0x address of the ERC-20 contract.
@@ -168,6 +189,7 @@ pub struct TokenConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     pub chain_id: u64,
     pub rpc_url: String,
@@ -189,6 +211,7 @@ fn default_confirmations() -> u64 {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// `ipfs` (built in) or a type served by a registered microservice.
     #[serde(rename = "type")]
@@ -202,7 +225,7 @@ pub struct StorageConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DbsConfig {
     /// The address whose signature a microservice registration must carry.
     pub registration_signer: Option<String>,
@@ -220,7 +243,7 @@ pub struct DbsConfig {
 
 /// Filecoin datasets and deals.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FilecoinConfig {
     /// Unix time of the network's genesis (mainnet 2020-08-24T22:00:00Z); epochs count from it.
     pub genesis_unix: i64,
@@ -315,6 +338,8 @@ impl Default for HttpConfig {
         Self {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            upload_idle_secs: 60,
+            max_refused_body_drain_bytes: 64 * 1024 * 1024,
             cors_allowed_origins: Vec::new(),
         }
     }
@@ -327,6 +352,8 @@ impl Default for GraphqlConfig {
             max_complexity: 1000,
             max_batch: 10,
             graphiql: true,
+            max_subscriptions_per_connection: 32,
+            max_subscriptions: 10_000,
         }
     }
 }
@@ -369,6 +396,8 @@ impl Default for JobsConfig {
             shutdown_timeout_secs: 30,
             heartbeat_secs: 10,
             poll_interval_ms: 500,
+            stale_after_secs: 600,
+            payment_wait_secs: 60,
         }
     }
 }
@@ -402,24 +431,16 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("wharf.toml")),
         }
-        for (name, value) in vars {
-            let Some(key) = name.strip_prefix("WHARF_") else {
-                continue;
-            };
-            if is_reserved_env(key) {
-                continue;
-            }
-            let key = key.to_ascii_lowercase().replace("__", ".");
-            figment = figment.merge(Serialized::global(&key, parse_env_value(value)));
-        }
-        for name in PLAIN_ENV {
-            if let Some(value) = env(name).filter(|v| !v.is_empty()) {
-                figment = figment.merge(Serialized::global(&name.to_ascii_lowercase(), value));
-            }
-        }
+        // Unknown keys are reported against the source that brought them: first the file
+        // alone, then the environment on top of it.
+        let file_name = config_file.unwrap_or("wharf.toml");
+        figment
+            .extract::<Config>()
+            .map_err(|e| explain(e, UnknownIn::File(file_name), vars))?;
+        figment = figment.merge(EnvSettings::from_vars(vars));
         let mut config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            .map_err(|e| explain(e, UnknownIn::Environment, vars))?;
         config.admin_api_key = read_secret(&env, "WHARF_ADMIN_API_KEY")?;
         config.webcore_secret = read_secret(&env, "WHARF_WEBCORE_SECRET")?;
         config.filecoin.deal_engine_token = read_secret(&env, "WHARF_DEAL_ENGINE_TOKEN")?;
@@ -473,6 +494,18 @@ impl Config {
         }
         if self.jobs.concurrency == 0 {
             return invalid("jobs.concurrency must be positive");
+        }
+        if self.jobs.stale_after_secs == 0 || self.jobs.payment_wait_secs == 0 {
+            return invalid("jobs.stale_after_secs and jobs.payment_wait_secs must be positive");
+        }
+        if self.http.upload_idle_secs == 0 {
+            return invalid("http.upload_idle_secs must be positive");
+        }
+        if self.graphql.max_subscriptions == 0 || self.graphql.max_subscriptions_per_connection == 0
+        {
+            return invalid(
+                "graphql.max_subscriptions and max_subscriptions_per_connection must be positive",
+            );
         }
         if self.graphql.max_batch == 0 {
             return invalid("graphql.max_batch must be positive");
@@ -622,6 +655,13 @@ impl Config {
         }
     }
 
+    /// How long an upload (or import) that stopped renewing its lease is presumed alive:
+    /// past this, housekeeping takes its process for dead. It outlasts the idle limit, after
+    /// which a live process ends a stalled upload itself.
+    pub fn upload_lease_ms(&self) -> i64 {
+        (self.http.upload_idle_secs.saturating_add(20) as i64).saturating_mul(1000)
+    }
+
     /// The domain Sign-In with Ethereum messages must name.
     pub fn siwe_domain(&self) -> String {
         self.auth
@@ -629,6 +669,25 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.listen.to_string())
     }
+}
+
+/// A string setting that also takes a bare number or boolean, as environment variables
+/// arrive untyped (`WHARF_QUEUE_PREFIX=2024`).
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Loose {
+        String(String),
+        Unsigned(u64),
+        Signed(i64),
+        Bool(bool),
+    }
+    Ok(match Loose::deserialize(d)? {
+        Loose::String(s) => s,
+        Loose::Unsigned(n) => n.to_string(),
+        Loose::Signed(n) => n.to_string(),
+        Loose::Bool(b) => b.to_string(),
+    })
 }
 
 /// Accepts a list, or one string of comma-separated items (how lists arrive from the environment).
@@ -655,11 +714,145 @@ fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
 /// `WHARF_*` variables that are read elsewhere and are not configuration keys.
 fn is_reserved_env(key: &str) -> bool {
     key == "CONFIG"
-        || key.starts_with("TREASURY_KEY")
-        || key.starts_with("ADMIN_API_KEY")
-        || key.starts_with("WEBCORE_SECRET")
+        || key.starts_with("TREASURY_KEY_")
+        || key.starts_with("PROVIDER_KEY_")
+        || ["ADMIN_API_KEY", "WEBCORE_SECRET", "DEAL_ENGINE_TOKEN"]
+            .iter()
+            .any(|secret| key == *secret || key.strip_suffix("_FILE") == Some(secret))
         || key.starts_with("TEST_")
         || key == "BIN"
+}
+
+/// The `WHARF_*` variables (and the plain ones of the operator contract) as a figment
+/// provider whose errors name the variable, not the key it maps to.
+struct EnvSettings {
+    /// (dotted key, value)
+    settings: Vec<(String, figment::value::Value)>,
+}
+
+impl EnvSettings {
+    fn from_vars(vars: &[(String, String)]) -> Self {
+        let mut settings = Vec::new();
+        for (name, value) in vars {
+            if let Some(key) = name.strip_prefix("WHARF_")
+                && !is_reserved_env(key)
+            {
+                let key = key.to_ascii_lowercase().replace("__", ".");
+                settings.push((key, parse_env_value(value)));
+            }
+        }
+        for name in PLAIN_ENV {
+            if let Some((_, value)) = vars.iter().find(|(n, v)| n == name && !v.is_empty()) {
+                settings.push((name.to_ascii_lowercase(), value.clone().into()));
+            }
+        }
+        Self { settings }
+    }
+}
+
+/// The variable a configuration key comes from in the environment.
+fn env_name(keys: &[&str]) -> String {
+    let joined = keys.join("__").to_ascii_uppercase();
+    if PLAIN_ENV.contains(&joined.as_str()) {
+        joined
+    } else {
+        format!("WHARF_{joined}")
+    }
+}
+
+impl figment::Provider for EnvSettings {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(ENV_SOURCE).interpolater(|_, keys| env_name(keys))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        use figment::value::{Dict, Value};
+        // Nested tables from dotted keys; a later variable for the same key wins.
+        fn insert(dict: &mut Dict, keys: &[&str], value: Value) {
+            match keys {
+                [] => {}
+                [last] => {
+                    dict.insert(last.to_string(), value);
+                }
+                [first, rest @ ..] => {
+                    let entry = dict
+                        .entry(first.to_string())
+                        .or_insert_with(|| Value::from(Dict::new()));
+                    if entry.as_dict().is_none() {
+                        *entry = Value::from(Dict::new());
+                    }
+                    if let Value::Dict(_, inner) = entry {
+                        insert(inner, rest, value);
+                    }
+                }
+            }
+        }
+        let mut root = Dict::new();
+        for (key, value) in &self.settings {
+            let keys: Vec<&str> = key.split('.').collect();
+            insert(&mut root, &keys, value.clone());
+        }
+        let mut map = figment::value::Map::new();
+        map.insert(figment::Profile::Global, root);
+        Ok(map)
+    }
+}
+
+const ENV_SOURCE: &str = "environment";
+
+/// Where an unknown key came from (serde reports it against the enclosing table, whose
+/// source is the defaults).
+enum UnknownIn<'a> {
+    File(&'a str),
+    Environment,
+}
+
+/// One line per configuration error, naming the setting as the operator wrote it: the
+/// environment variable, or the key and the file.
+fn explain(
+    errors: figment::Error,
+    unknown_in: UnknownIn<'_>,
+    vars: &[(String, String)],
+) -> ConfigError {
+    let lines: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let mut path: Vec<String> = e.path.clone();
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
+                let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+                return match unknown_in {
+                    UnknownIn::File(file) => {
+                        format!("{} in {file} is not a setting wharf knows", keys.join("."))
+                    }
+                    UnknownIn::Environment => {
+                        format!("{} is not a setting wharf knows", env_name(&keys))
+                    }
+                };
+            }
+            let detail = e.kind.to_string();
+            let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+            match &e.metadata {
+                Some(md) if md.name == ENV_SOURCE => {
+                    let name = env_name(&keys);
+                    match vars.iter().find(|(n, _)| *n == name) {
+                        Some((_, value)) => format!("{name}={value:?}: {detail}"),
+                        None => format!("{name}: {detail}"),
+                    }
+                }
+                Some(md) => match &md.source {
+                    Some(source) => format!("{} in {source}: {detail}", keys.join(".")),
+                    None => format!("{}: {detail}", keys.join(".")),
+                },
+                None => format!("{}: {detail}", keys.join(".")),
+            }
+        })
+        .collect();
+    ConfigError::Invalid(lines.join("; "))
 }
 
 /// Environment values are typed loosely: numbers and booleans become numbers and booleans,
@@ -762,7 +955,7 @@ mod tests {
     #[test]
     fn bad_values_fail_fast_with_a_message() {
         let err = load(&[("WHARF_LISTEN", "not-an-address")]).unwrap_err();
-        assert!(err.to_string().contains("listen"), "{err}");
+        assert!(err.to_string().contains("WHARF_LISTEN"), "{err}");
         let err = load(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
     }
@@ -793,6 +986,63 @@ mod tests {
         );
         let err = write(&good.replace("http://", "ftp://")).unwrap_err();
         assert!(err.to_string().contains("rpc_url"), "{err}");
+    }
+
+    #[test]
+    fn unknown_settings_stop_start_up_naming_them() {
+        let err = load(&[("WHARF_HTTP__MAX_BODY_BYTE", "10")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("WHARF_HTTP__MAX_BODY_BYTE is not a setting"),
+            "{err}"
+        );
+        let err = load(&[("WHARF_LISTN", "127.0.0.1:1")]).unwrap_err();
+        assert!(err.to_string().contains("WHARF_LISTN"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wharf.toml");
+        std::fs::write(&path, "[jobs]\nconcurency = 3\n").unwrap();
+        let err = Config::load_from(Some(path.to_str().unwrap()), &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("jobs.concurency"), "{text}");
+        assert!(text.contains(path.to_str().unwrap()), "{text}");
+
+        std::fs::write(
+            &path,
+            "[[chains]]\nchain_id = 1\nrpc_url = \"http://127.0.0.1:1\"\nconfirmation = 2\n",
+        )
+        .unwrap();
+        let err = Config::load_from(Some(path.to_str().unwrap()), &[]).unwrap_err();
+        assert!(err.to_string().contains("confirmation"), "{err}");
+    }
+
+    #[test]
+    fn variables_read_elsewhere_are_not_settings() {
+        let config = load(&[
+            ("WHARF_DEAL_ENGINE_TOKEN", "t"),
+            ("WHARF_ADMIN_API_KEY", "k"),
+            ("WHARF_TREASURY_KEY_1337", "0x00"),
+            ("WHARF_CONFIG_UNUSED_BUT_TEST", "x"),
+        ]);
+        assert!(
+            config.is_err(),
+            "WHARF_CONFIG_UNUSED_BUT_TEST is not a setting"
+        );
+        let config = load(&[
+            ("WHARF_DEAL_ENGINE_TOKEN", "t"),
+            ("WHARF_ADMIN_API_KEY", "k"),
+            ("WHARF_TREASURY_KEY_1337", "0x00"),
+        ])
+        .unwrap();
+        assert_eq!(config.filecoin.deal_engine_token.unwrap().expose(), "t");
+    }
+
+    #[test]
+    fn numeric_looking_strings_from_the_environment_are_strings() {
+        let config = load(&[("WHARF_QUEUE_PREFIX", "2024")]).unwrap();
+        assert_eq!(config.queue_prefix, "2024");
+        let err = load(&[("WHARF_JOBS__CONCURRENCY", "many")]).unwrap_err();
+        assert!(err.to_string().contains("WHARF_JOBS__CONCURRENCY"), "{err}");
     }
 
     #[test]

@@ -3,13 +3,12 @@
 //! reads blocks back by CID.
 use bytes::Bytes;
 use object_store::{ObjectStoreExt, WriteMultipart, path::Path};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use wharf_content::{
     BlockLocation, Cid, Ingest, IngestSummary, Profile,
     dagpb::{self, UnixfsType},
 };
-use wharf_entity::{block, car_file};
 
 use crate::{blobs::Blobs, sql, time::now_ms};
 
@@ -44,6 +43,12 @@ pub struct ContentStore {
 }
 
 const READ_CHUNK: usize = 1024 * 1024;
+/// How often a running import records that it is still making progress.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn body_key(car_id: &str) -> Path {
+    Path::from(format!("cars/{car_id}.body"))
+}
 const INDEX_BATCH: usize = 256;
 
 impl ContentStore {
@@ -55,11 +60,35 @@ impl ContentStore {
         }
     }
 
-    /// Imports one file from `input`. Memory stays bounded: the CAR body streams to the blob
-    /// store in parts and the block index to the database in batches. A failed import leaves
-    /// no CAR behind.
+    /// A fresh CAR id, for [`ContentStore::import_as`]: callers that must be able to clean up
+    /// an import they abandon learn its id before it starts.
+    pub fn new_car_id() -> String {
+        ulid::Ulid::generate().to_string()
+    }
+
+    /// Imports one file from `input` under a new CAR id.
     pub async fn import<R>(
         &self,
+        input: R,
+        profile: Profile,
+        max_bytes: Option<u64>,
+    ) -> Result<Imported, ContentError>
+    where
+        R: AsyncRead + Unpin,
+    {
+        self.import_as(&Self::new_car_id(), input, profile, max_bytes)
+            .await
+    }
+
+    /// Imports one file from `input` as CAR `car_id`. Memory stays bounded: the CAR body
+    /// streams to the blob store in parts and the block index to the database in batches.
+    /// The CAR is recorded as staged from the start and touched as it progresses; it is
+    /// served only once complete. A failed import leaves nothing behind; one whose future is
+    /// dropped leaves a staged record for its owner ([`ContentStore::remove_car`]) or, after
+    /// a crash, for housekeeping ([`ContentStore::remove_stale_imports`]).
+    pub async fn import_as<R>(
+        &self,
+        car_id: &str,
         mut input: R,
         profile: Profile,
         max_bytes: Option<u64>,
@@ -67,22 +96,40 @@ impl ContentStore {
     where
         R: AsyncRead + Unpin,
     {
-        let car_id = ulid::Ulid::generate().to_string();
-        let key = Path::from(format!("cars/{car_id}.body"));
-        let upload = self.blobs.store().put_multipart(&key).await?;
+        let key = body_key(car_id);
+        self.stage(car_id, &key).await?;
+        let upload = match self.blobs.store().put_multipart(&key).await {
+            Ok(upload) => upload,
+            Err(e) => {
+                let _ = self.remove_car(car_id).await;
+                return Err(e.into());
+            }
+        };
         let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
         let result = self
-            .stream_into(&mut input, &mut writer, &car_id, profile, max_bytes)
+            .stream_into(&mut input, &mut writer, car_id, profile, max_bytes)
             .await;
-        match result {
-            Ok(summary) => {
-                writer.finish().await?;
-                self.record(&car_id, &key, &summary).await?;
-                Ok(Imported { car_id, summary })
-            }
+        let finished = match result {
+            Ok(summary) => match writer.finish().await {
+                Ok(_) => self
+                    .record(car_id, &summary)
+                    .await
+                    .map(|()| summary)
+                    .map_err(Into::into),
+                Err(e) => Err(e.into()),
+            },
             Err(e) => {
                 let _ = writer.abort().await;
-                let _ = self.forget_blocks(&car_id).await;
+                Err(e)
+            }
+        };
+        match finished {
+            Ok(summary) => Ok(Imported {
+                car_id: car_id.to_string(),
+                summary,
+            }),
+            Err(e) => {
+                let _ = self.remove_car(car_id).await;
                 Err(e)
             }
         }
@@ -101,6 +148,7 @@ impl ContentStore {
         let mut car_out = Vec::with_capacity(READ_CHUNK + 4096);
         let mut pending: Vec<BlockLocation> = Vec::new();
         let mut total = 0u64;
+        let mut last_touch = std::time::Instant::now();
         loop {
             let n = input.read(&mut buf).await.map_err(ContentError::Read)?;
             if n == 0 {
@@ -129,6 +177,10 @@ impl ContentStore {
             if pending.len() >= INDEX_BATCH {
                 self.index(car_id, &mut pending).await?;
             }
+            if last_touch.elapsed() >= TOUCH_EVERY {
+                self.touch(car_id).await?;
+                last_touch = std::time::Instant::now();
+            }
         }
         let (summary, car_out, mut last) = tokio::task::spawn_blocking(move || {
             let mut last = Vec::new();
@@ -143,7 +195,8 @@ impl ContentStore {
         Ok(summary)
     }
 
-    /// Indexes blocks; a CID already indexed keeps its first location.
+    /// Indexes blocks at their place in this CAR (a block also held by other CARs keeps
+    /// those locations too).
     async fn index(&self, car_id: &str, rows: &mut Vec<BlockLocation>) -> Result<(), DbErr> {
         for batch in rows.chunks(INDEX_BATCH) {
             let mut values = Vec::with_capacity(batch.len() * 4);
@@ -157,7 +210,7 @@ impl ContentStore {
                 values.push((loc.length as i64).into());
             }
             let text = format!(
-                "INSERT INTO blocks (cid, car_id, \"offset\", length) VALUES {} ON CONFLICT (cid) DO NOTHING",
+                "INSERT INTO block_locations (cid, car_id, \"offset\", length) VALUES {} ON CONFLICT (cid, car_id) DO NOTHING",
                 placeholders.join(", ")
             );
             self.db
@@ -172,23 +225,49 @@ impl ContentStore {
         self.db
             .execute_raw(sql::statement(
                 &self.db,
-                "DELETE FROM blocks WHERE car_id = $1",
+                "DELETE FROM block_locations WHERE car_id = $1",
                 [car_id.into()],
             ))
             .await?;
         Ok(())
     }
 
-    async fn record(&self, car_id: &str, key: &Path, s: &IngestSummary) -> Result<(), DbErr> {
+    /// Records an import as staged before anything of it is written.
+    async fn stage(&self, car_id: &str, key: &Path) -> Result<(), DbErr> {
+        let now = now_ms();
         self.db
             .execute_raw(sql::statement(
                 &self.db,
-                "INSERT INTO car_files (id, root, body_key, body_bytes, car_bytes, blocks, payload_bytes, sha256, piece_cid, padded_piece_size, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "INSERT INTO car_files (id, root, body_key, body_bytes, car_bytes, blocks, payload_bytes, sha256, piece_cid, padded_piece_size, created_at, staged_at) \
+                 VALUES ($1, '', $2, 0, 0, 0, 0, '', '', 0, $3, $3)",
+                [car_id.into(), key.to_string().into(), now.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Shows that a staged import is still making progress.
+    async fn touch(&self, car_id: &str) -> Result<(), DbErr> {
+        self.db
+            .execute_raw(sql::statement(
+                &self.db,
+                "UPDATE car_files SET staged_at = $1 WHERE id = $2 AND staged_at IS NOT NULL",
+                [now_ms().into(), car_id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Completes a staged import with what it produced.
+    async fn record(&self, car_id: &str, s: &IngestSummary) -> Result<(), DbErr> {
+        let done = self
+            .db
+            .execute_raw(sql::statement(
+                &self.db,
+                "UPDATE car_files SET root = $1, body_bytes = $2, car_bytes = $3, blocks = $4, payload_bytes = $5, \
+                 sha256 = $6, piece_cid = $7, padded_piece_size = $8, staged_at = NULL WHERE id = $9",
                 [
-                    car_id.into(),
                     s.root.to_string().into(),
-                    key.to_string().into(),
                     (s.car_body_bytes as i64).into(),
                     (s.car_size() as i64).into(),
                     (s.blocks as i64).into(),
@@ -196,19 +275,43 @@ impl ContentStore {
                     hex::encode(s.sha256).into(),
                     s.piece.cid_v1().to_string().into(),
                     (s.piece.padded_size as i64).into(),
-                    now_ms().into(),
+                    car_id.into(),
                 ],
             ))
             .await?;
+        if done.rows_affected() != 1 {
+            // Housekeeping took it for abandoned: the import does not count.
+            return Err(DbErr::Custom(format!(
+                "import {car_id} was removed while it ran"
+            )));
+        }
         Ok(())
     }
 
-    /// Removes an imported CAR (its blob, record and block index): for uploads that were
-    /// refused after some of their files had been imported.
+    /// Removes staged imports that made no progress since `before` (Unix ms): what a crashed
+    /// process left. Returns how many.
+    pub async fn remove_stale_imports(&self, before: i64) -> Result<usize, ContentError> {
+        #[derive(sea_orm::FromQueryResult)]
+        struct Stale {
+            id: String,
+        }
+        use sea_orm::FromQueryResult;
+        let stale = Stale::find_by_statement(sql::statement(
+            &self.db,
+            "SELECT id FROM car_files WHERE staged_at IS NOT NULL AND staged_at < $1",
+            [before.into()],
+        ))
+        .all(&self.db)
+        .await?;
+        for car in &stale {
+            self.remove_car(&car.id).await?;
+        }
+        Ok(stale.len())
+    }
+
+    /// Removes an imported or staged CAR: its blob (and what an interrupted write left), its
+    /// record and its block index. Blocks other CARs hold stay indexed under those.
     pub async fn remove_car(&self, car_id: &str) -> Result<(), ContentError> {
-        let car = car_file::Entity::find_by_id(car_id.to_string())
-            .one(&self.db)
-            .await?;
         self.forget_blocks(car_id).await?;
         self.db
             .execute_raw(sql::statement(
@@ -217,13 +320,32 @@ impl ContentStore {
                 [car_id.into()],
             ))
             .await?;
-        if let Some(car) = car {
-            match self.blobs.store().delete(&Path::from(car.body_key)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.blobs
+            .delete(&body_key(car_id))
+            .await
+            .map_err(|e| match e {
+                crate::blobs::BlobError::Store(store) => ContentError::Store(store),
+                other => ContentError::Task(other.to_string()),
+            })?;
         Ok(())
+    }
+
+    /// Where a complete CAR holds a block.
+    async fn locate(&self, cid: &Cid) -> Result<Option<(String, u64, u64)>, DbErr> {
+        let row = self
+            .db
+            .query_one_raw(sql::statement(
+                &self.db,
+                "SELECT c.body_key, b.\"offset\", b.length FROM block_locations b JOIN car_files c ON c.id = b.car_id \
+                 WHERE b.cid = $1 AND c.staged_at IS NULL LIMIT 1",
+                [cid.to_string().into()],
+            ))
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key: String = row.try_get("", "body_key")?;
+        let offset: i64 = row.try_get("", "offset")?;
+        let length: i64 = row.try_get("", "length")?;
+        Ok(Some((key, offset as u64, length as u64)))
     }
 
     /// The bytes of a block, checked against its CID.
@@ -231,24 +353,13 @@ impl ContentStore {
         if cid.hash().code() == wharf_content::cids::IDENTITY {
             return Ok(Some(Bytes::copy_from_slice(cid.hash().digest())));
         }
-        let Some(location) = block::Entity::find_by_id(cid.to_string())
-            .one(&self.db)
-            .await?
-        else {
+        let Some((key, start, length)) = self.locate(cid).await? else {
             return Ok(None);
         };
-        let Some(car) = car_file::Entity::find_by_id(location.car_id.clone())
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let start = location.offset as u64;
-        let range = start..start + location.length as u64;
         let bytes = self
             .blobs
             .store()
-            .get_range(&Path::from(car.body_key), range)
+            .get_range(&Path::from(key), start..start + length)
             .await?;
         wharf_content::car::verify_block(cid, &bytes, start)
             .map_err(|_| ContentError::Corrupt(cid.to_string()))?;
@@ -259,10 +370,7 @@ impl ContentStore {
         if cid.hash().code() == wharf_content::cids::IDENTITY {
             return Ok(true);
         }
-        Ok(block::Entity::find_by_id(cid.to_string())
-            .one(&self.db)
-            .await?
-            .is_some())
+        Ok(self.locate(cid).await?.is_some())
     }
 }
 

@@ -24,7 +24,8 @@ pub enum JobError {
     Unavailable(String),
 }
 
-/// Deletes expired sign-in sessions and unused sign-in nonces. Idempotent.
+/// Deletes expired sign-in sessions and unused sign-in nonces, refunds unused credit-paid
+/// quotes, and ends every record a dead process or a lost job left mid-way. Idempotent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Housekeeping {
     /// Unix milliseconds when it was requested; for the logs.
@@ -91,11 +92,24 @@ where
 {
     /// Queues a job and returns its id.
     pub async fn push(&self, job: T, max_attempts: usize) -> Result<String, JobError> {
+        self.push_after(job, max_attempts, None).await
+    }
+
+    /// Queues a job to run no sooner than `delay` from now.
+    pub async fn push_after(
+        &self,
+        job: T,
+        max_attempts: usize,
+        delay: Option<Duration>,
+    ) -> Result<String, JobError> {
         let id = TaskId::from_ulid(ulid::Ulid::generate());
-        let task = TaskBuilder::new(job)
+        let mut builder = TaskBuilder::new(job)
             .task_id(id.clone())
-            .max_attempts(max_attempts)
-            .build();
+            .max_attempts(max_attempts);
+        if let Some(delay) = delay {
+            builder = builder.run_after(delay);
+        }
+        let task = builder.build();
         match self {
             Storage::Sqlite(s) => s
                 .clone()
@@ -226,6 +240,23 @@ impl JobQueue {
             signed,
         };
         self.uploads.push(job, self.max_attempts).await
+    }
+
+    /// Looks at an upload's payment again later: a transaction still pending is not a failed
+    /// attempt, so the job is queued anew instead of retried.
+    pub async fn push_upload_after(
+        &self,
+        quote_id: &str,
+        signed: Option<crate::uploads::backend::OwnerSignature>,
+        delay: Duration,
+    ) -> Result<String, JobError> {
+        let job = ProcessUpload {
+            quote_id: quote_id.to_string(),
+            signed,
+        };
+        self.uploads
+            .push_after(job, self.max_attempts, Some(delay))
+            .await
     }
 
     pub async fn push_deals(&self, replication_ids: Vec<i32>) -> Result<String, JobError> {

@@ -46,6 +46,12 @@ pub struct Services {
     pub content: ContentStore,
     pub quotes: QuoteService,
     pub queue: JobQueue,
+    /// Change announcements for subscriptions.
+    pub feed: crate::feed::ChangeFeed,
+    /// Database statements this process has sent.
+    pub db_statements: Arc<std::sync::atomic::AtomicU64>,
+    /// Subscriptions open in this process, against `graphql.max_subscriptions`.
+    pub subscriptions: Arc<std::sync::atomic::AtomicUsize>,
     /// The Filecoin deal engine, when one is configured.
     pub deal_engine: Option<Arc<dyn crate::filecoin::engine::DealEngine>>,
 }
@@ -57,11 +63,19 @@ impl Services {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let db = db::connect(&config.database_url()).await?;
+        let mut db = db::connect(&config.database_url()).await?;
+        // Every statement this process sends, for `/metrics` and for tests that show a
+        // feature's database cost.
+        let db_statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = db_statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
         db::migrate_up(&db).await?;
         let blobs = Blobs::local(&config.blob_dir())?;
         let queue = JobQueue::connect(&config).await?;
-        let ledger = Ledger::new(db.clone());
+        let feed = crate::feed::ChangeFeed::start(&db);
+        let ledger = Ledger::new(db.clone(), feed.clone());
         for promo in &config.webcore.promocodes {
             let max = promo.max_redemptions.map(|m| m.min(i64::MAX as u64) as i64);
             ledger
@@ -92,7 +106,13 @@ impl Services {
                 as Arc<dyn crate::filecoin::engine::DealEngine>
         });
         let config = Arc::new(config);
-        let quotes = QuoteService::new(config.clone(), db.clone(), treasuries);
+        let quotes = QuoteService::new(
+            config.clone(),
+            db.clone(),
+            content.clone(),
+            feed.clone(),
+            treasuries,
+        );
         Ok(Self {
             config,
             quotes,
@@ -101,6 +121,9 @@ impl Services {
             blobs,
             content,
             queue,
+            feed,
+            db_statements,
+            subscriptions: Default::default(),
             deal_engine,
         })
     }

@@ -19,6 +19,9 @@ pub struct Model {
     pub piece_cid: String,
     pub padded_piece_size: i64,
     pub created_at: i64,
+    /// While the import runs: when it last made progress. NULL once complete; only complete
+    /// CARs are served.
+    pub staged_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -32,6 +32,9 @@ pub struct Model {
     pub remote_url: Option<String>,
     /// When the received files were handed to that microservice (its status counts from then).
     pub forwarded_at: Option<i64>,
+    /// JSON `{nonce, signature}` of the upload, for a storage microservice that checks the
+    /// owner's signature itself (kept so a lost job can be queued again).
+    pub owner_signature: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub updated_at: i64,

@@ -6,6 +6,7 @@ mod m20261122_000001_create_content;
 mod m20261122_000002_create_quotes;
 mod m20261122_000003_quote_remote;
 mod m20261123_000001_create_datasets;
+mod m20261201_000001_nothing_stranded;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_quotes::Migration),
             Box::new(m20261122_000003_quote_remote::Migration),
             Box::new(m20261123_000001_create_datasets::Migration),
+            Box::new(m20261201_000001_nothing_stranded::Migration),
         ]
     }
 }

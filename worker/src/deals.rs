@@ -7,6 +7,7 @@ use apalis::prelude::*;
 use apalis_cron::Tick;
 use futures::future::BoxFuture;
 use wharf_core::{
+    feed::Topic,
     filecoin::{engine::EngineError, replications},
     jobs::MakeDeals,
     services::Services,
@@ -60,6 +61,7 @@ async fn make_deals(job: MakeDeals, services: Data<Arc<Services>>) -> Result<(),
                     return Err(e.into());
                 }
             }
+            services.feed.publish(Topic::Replication, "").await;
         }
         Ok(())
     })
@@ -81,6 +83,7 @@ pub async fn poll_deals(services: &Services) -> Result<(), BoxDynError> {
         updated = replications::apply_states(&services.db, &states).await?;
     }
     if timed_out + updated > 0 {
+        services.feed.publish(Topic::Replication, "").await;
         tracing::info!(
             polled = ids.len(),
             updated,

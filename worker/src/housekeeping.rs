@@ -1,5 +1,6 @@
-//! Housekeeping: delete expired sign-in sessions and unused sign-in nonces, and refund the
-//! credits of credit-paid quotes that expired without an upload. Queued on demand
+//! Housekeeping: delete expired sign-in sessions and unused sign-in nonces, refund the
+//! credits of credit-paid quotes that expired without an upload, and run the reconciliation
+//! sweep (`wharf_core::sweep`) that ends what dead processes and lost jobs left. Queued on demand
 //! (`runHousekeeping`) and run by cron in every worker process; deleting what has expired is
 //! idempotent, so running it twice is harmless.
 use std::sync::Arc;
@@ -19,6 +20,7 @@ async fn run(job: Housekeeping, services: Data<Arc<Services>>) -> Result<(), Box
     observed(Housekeeping::QUEUE, async move {
         let purged = siwe::purge_expired(&services.db, now_ms()).await?;
         let refunded = services.quotes.refund_expired_credits().await?;
+        wharf_core::sweep::reconcile(&services).await?;
         tracing::info!(
             requested_at = job.requested_at,
             sessions = purged.sessions,

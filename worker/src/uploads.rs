@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use apalis::prelude::*;
 use wharf_core::{
-    chain::{self, PaymentOutcome},
+    chain::{self, ChainError, PaymentOutcome},
     jobs::ProcessUpload,
     services::Services,
     uploads::{
@@ -31,9 +31,28 @@ async fn run(job: ProcessUpload, services: Data<Arc<Services>>) -> Result<(), Bo
             }
             Err(e) => return Err(e.into()),
         };
+        // A microservice needs the owner's signature: from the job, or kept on the quote
+        // when the job was queued again by the sweep.
+        let signed = job.signed.clone().or_else(|| quote.owner_signature.clone());
         let mut current = quote.status;
         if (status::PAYMENT_STARTED..status::PAYMENT_FAILED).contains(&current) {
-            current = match chain::collect_payment(&services, &quote).await? {
+            let outcome = match chain::collect_payment(&services, &quote).await {
+                // Not mined yet: look again later, as a new job, so that a slow chain never
+                // spends the retries meant for failures.
+                Err(ChainError::Pending(tx)) => {
+                    let delay =
+                        std::time::Duration::from_secs(services.config.jobs.payment_wait_secs);
+                    services.quotes.touch(&quote.id).await?;
+                    services
+                        .queue
+                        .push_upload_after(&quote.id, signed, delay)
+                        .await?;
+                    tracing::info!(quote = %quote.id, %tx, "payment still pending; looking again later");
+                    return Ok(());
+                }
+                other => other?,
+            };
+            current = match outcome {
                 PaymentOutcome::Paid => {
                     services
                         .quotes
@@ -71,7 +90,7 @@ async fn run(job: ProcessUpload, services: Data<Arc<Services>>) -> Result<(), Bo
             };
         }
         if (status::STORING..status::DONE).contains(&current) && quote.forwarded_at.is_none() {
-            store(&services, &quote, job.signed.as_ref()).await?;
+            store(&services, &quote, signed.as_ref()).await?;
         }
         Ok(())
     })

@@ -1,12 +1,14 @@
 //! Byte-credit balances: the GraphQL face of the ledger behind `/accounts/token`.
-use std::time::Duration;
 
 use async_graphql::{
     Context, Object, SimpleObject, Subscription,
     connection::{Connection, Edge, EmptyFields},
 };
 use futures::Stream;
-use wharf_core::ledger::{EntryKind, LedgerError, positive_amount};
+use wharf_core::{
+    feed::{Topic, next_change},
+    ledger::{EntryKind, LedgerError, positive_amount},
+};
 use wharf_entity::{access_token, ledger_entry};
 
 use super::{
@@ -84,6 +86,7 @@ impl BalanceQuery {
     }
 
     /// Ledger entries of an access token, oldest first.
+    #[graphql(complexity = "super::page_complexity(first, child_complexity)")]
     async fn ledger(
         &self,
         ctx: &Context<'_>,
@@ -308,28 +311,31 @@ pub struct BalanceSubscription;
 
 #[Subscription]
 impl BalanceSubscription {
-    /// The balance of an access token now and after every change.
+    /// The balance of an access token now and after every change. The access token is the
+    /// credential, as for the REST balance route; open subscriptions are capped per connection
+    /// and in all (`graphql.max_subscriptions*`).
     async fn balance_updates(
         &self,
         ctx: &Context<'_>,
         token: String,
     ) -> async_graphql::Result<impl Stream<Item = i64> + use<>> {
         let services = services(ctx)?.clone();
+        // Listen before reading, so no change falls between the read and the listening.
+        let changes = services.feed.subscribe();
         let first = services
             .ledger
             .balance(&token)
             .await
             .map_err(ledger_error)?
             .ok_or_else(|| ledger_error(LedgerError::UnknownToken))?;
-        // Polling the database works the same with one server or many replicas.
-        let interval = Duration::from_millis(500);
+        let slot = super::subscriptions::take(ctx)?;
         Ok(futures::stream::unfold(
-            (services, token, None::<i64>, first),
-            move |(services, token, last, current)| async move {
+            (services, token, changes, None::<i64>, first, slot),
+            |(services, token, mut changes, last, current, slot)| async move {
                 let mut current = current;
                 if last.is_some() {
                     loop {
-                        tokio::time::sleep(interval).await;
+                        next_change(&mut changes, Topic::Balance, &token).await?;
                         match services.ledger.balance(&token).await {
                             Ok(Some(b)) if Some(b) != last => {
                                 current = b;
@@ -343,7 +349,10 @@ impl BalanceSubscription {
                         }
                     }
                 }
-                Some((current, (services, token, Some(current), current)))
+                Some((
+                    current,
+                    (services, token, changes, Some(current), current, slot),
+                ))
             },
         ))
     }

@@ -1,12 +1,12 @@
 //! Filecoin datasets in GraphQL (operator only): datasets with their contents and
 //! replications as Relay connections, providers, wallets, replication profiles, replications
 //! with delta-dm's filters, every write, and `replicationUpdates(datasetId)`.
-use std::time::Duration;
 
 use async_graphql::{
     ComplexObject, Context, InputObject, Object, SimpleObject, Subscription,
     connection::{Connection, Edge, EmptyFields},
 };
+use wharf_core::feed::{Topic, next_change};
 use wharf_core::filecoin::{
     self, DatasetError, contents, datasets, providers,
     replications::{self, Filters, ReplicationRequest},
@@ -44,11 +44,13 @@ fn window(first: Option<i32>, after: Option<String>) -> async_graphql::Result<(u
     };
     let offset = match after {
         None => 0,
-        Some(c) => {
-            c.parse::<u64>()
-                .map_err(|_| bad_input("after is not a cursor from this connection"))?
-                + 1
-        }
+        // Cursors are offsets below 2^63: anything else is not one of ours.
+        Some(c) => c
+            .parse::<u64>()
+            .ok()
+            .filter(|offset| *offset < i64::MAX as u64)
+            .map(|offset| offset + 1)
+            .ok_or_else(|| bad_input("after is not a cursor from this connection"))?,
     };
     Ok((offset, first))
 }
@@ -92,6 +94,7 @@ pub struct TotalCount {
 #[ComplexObject]
 impl Dataset {
     /// The dataset's pieces in import order.
+    #[graphql(complexity = "super::page_complexity(first, child_complexity)")]
     async fn contents(
         &self,
         ctx: &Context<'_>,
@@ -116,6 +119,7 @@ impl Dataset {
     }
 
     /// The dataset's replications, newest first.
+    #[graphql(complexity = "super::page_complexity(first, child_complexity)")]
     async fn replications(
         &self,
         ctx: &Context<'_>,
@@ -410,6 +414,7 @@ impl DatasetQuery {
     }
 
     /// Operator: replications, newest first, with delta-dm's filters.
+    #[graphql(complexity = "super::page_complexity(first, child_complexity)")]
     async fn replications(
         &self,
         ctx: &Context<'_>,
@@ -732,41 +737,49 @@ impl DatasetSubscription {
     ) -> async_graphql::Result<impl futures::Stream<Item = Replication> + use<>> {
         require_operator(ctx)?;
         let services = services(ctx)?.clone();
+        let changes = services.feed.subscribe();
         datasets::get(&services.db, dataset_id)
             .await
             .map_err(dataset_error)?;
-        // Read in keyset order from the moment of subscribing.
+        let slot = super::subscriptions::take(ctx)?;
+        // Read in keyset order from the moment of subscribing, whenever replications change.
         let since = (wharf_core::time::now_ms(), 0i32);
+        let key = dataset_id.to_string();
         Ok(futures::stream::unfold(
             (
                 services,
                 since,
                 std::collections::VecDeque::<Replication>::new(),
+                changes,
+                slot,
             ),
-            move |(services, mut since, mut queued)| async move {
-                loop {
-                    if let Some(next) = queued.pop_front() {
-                        return Some((next, (services, since, queued)));
-                    }
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    let changed = replications::changed_since(
-                        &services.db,
-                        dataset_id,
-                        since.0,
-                        since.1,
-                        500,
-                    )
-                    .await;
-                    match changed {
-                        Ok(rows) => {
-                            if let Some(last) = rows.last() {
-                                since = (last.updated_at, last.id);
-                            }
-                            queued.extend(rows.into_iter().map(Replication::from));
+            move |(services, mut since, mut queued, mut changes, slot)| {
+                let key = key.clone();
+                async move {
+                    loop {
+                        if let Some(next) = queued.pop_front() {
+                            return Some((next, (services, since, queued, changes, slot)));
                         }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "replication updates stopped");
-                            return None;
+                        next_change(&mut changes, Topic::Replication, &key).await?;
+                        let changed = replications::changed_since(
+                            &services.db,
+                            dataset_id,
+                            since.0,
+                            since.1,
+                            500,
+                        )
+                        .await;
+                        match changed {
+                            Ok(rows) => {
+                                if let Some(last) = rows.last() {
+                                    since = (last.updated_at, last.id);
+                                }
+                                queued.extend(rows.into_iter().map(Replication::from));
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "replication updates stopped");
+                                return None;
+                            }
                         }
                     }
                 }

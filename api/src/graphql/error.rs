@@ -12,6 +12,8 @@ pub enum Code {
     Conflict,
     /// A storage service wharf forwards to did not answer usefully.
     Unavailable,
+    /// A configured limit (open subscriptions) is reached.
+    LimitExceeded,
     Internal,
 }
 
@@ -24,6 +26,7 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::Conflict => "CONFLICT",
             Code::Unavailable => "SERVICE_UNAVAILABLE",
+            Code::LimitExceeded => "LIMIT_EXCEEDED",
             Code::Internal => "INTERNAL",
         }
     }

@@ -140,6 +140,7 @@ pub async fn subscriptions(
                         .map_err(|_| async_graphql::Error::new("invalid or expired token"))?;
                     let mut data = Data::default();
                     data.insert(Caller(caller));
+                    data.insert(super::subscriptions::ConnectionSlots::default());
                     Ok(data)
                 })
                 .serve()

@@ -5,6 +5,7 @@ mod datasets;
 pub mod error;
 pub mod http;
 mod operations;
+pub mod subscriptions;
 mod uploads;
 
 use std::sync::Arc;
@@ -67,6 +68,13 @@ pub fn build(services: Arc<Services>) -> WharfSchema {
         .limit_directives(8)
         .extension(async_graphql::extensions::Tracing)
         .finish()
+}
+
+/// The complexity of a page of `first` items (default 20, at most 100), so that the
+/// `graphql.max_complexity` limit grows with what a query can fetch.
+pub(crate) fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(20).clamp(1, 100) as usize;
+    items.saturating_mul(child_complexity).saturating_add(1)
 }
 
 /// The authenticated caller of this request, if any (set by the HTTP and WebSocket layers).

@@ -7,7 +7,8 @@ use async_graphql::{
 };
 use wharf_core::{
     auth::{Address, Principal},
-    uploads::{Quote, QuoteError, QuoteRequest, microservice::RemoteError},
+    feed::{Topic, next_change},
+    uploads::{Quote, QuoteError, QuoteRequest, microservice::RemoteError, status},
 };
 
 use super::{
@@ -175,6 +176,7 @@ impl UploadQuery {
     }
 
     /// Quotes of the signed-in wallet, newest first.
+    #[graphql(complexity = "super::page_complexity(first, child_complexity)")]
     async fn quotes(
         &self,
         ctx: &Context<'_>,
@@ -209,6 +211,26 @@ impl UploadQuery {
                 .map(|q| Edge::new(format!("{}:{}", q.created_at, q.id), QuoteObject::from(q))),
         );
         Ok(connection)
+    }
+}
+
+/// Files async-graphql received into temporary files, handed to the upload flow in order.
+struct ReceivedFiles(std::vec::IntoIter<(String, tokio::fs::File)>);
+
+#[async_trait::async_trait]
+impl wharf_core::uploads::upload::FileSource for ReceivedFiles {
+    type Error = std::convert::Infallible;
+
+    async fn next_file(
+        &mut self,
+    ) -> Result<Option<wharf_core::uploads::upload::IncomingFile<'_>>, Self::Error> {
+        Ok(self
+            .0
+            .next()
+            .map(|(name, file)| wharf_core::uploads::upload::IncomingFile {
+                name: Some(name),
+                reader: Box::new(file),
+            }))
     }
 }
 
@@ -251,10 +273,22 @@ impl UploadMutation {
         files: Vec<async_graphql::Upload>,
     ) -> async_graphql::Result<QuoteObject> {
         use std::io::Seek;
-        use wharf_core::uploads::upload::{FileError, UploadError, receive_file};
+        use wharf_core::uploads::upload::{AcceptError, FileError, UploadError};
         let owner = require_wallet(ctx)?;
         let services = services(ctx)?;
-        let quote = services
+        // async-graphql has already received every file into a temporary file.
+        let mut received = Vec::with_capacity(files.len());
+        for upload in &files {
+            let mut value = upload
+                .value(ctx)
+                .map_err(|_| bad_input("an uploaded file could not be read"))?;
+            value
+                .content
+                .rewind()
+                .map_err(|_| bad_input("an uploaded file could not be read"))?;
+            received.push((value.filename, tokio::fs::File::from_std(value.content)));
+        }
+        let claim = services
             .quotes
             .begin_upload_as(&quote_id, &owner)
             .await
@@ -265,64 +299,23 @@ impl UploadMutation {
                 UploadError::Db(db) => internal(db),
                 other => bad_input(other.to_string()),
             })?;
-        let quoted = services
-            .quotes
-            .files(&quote.id)
-            .await
-            .map_err(quote_error)?;
-        let mut received = Vec::new();
-        let outcome: async_graphql::Result<()> = async {
-            if files.len() != quoted.len() {
-                return Err(bad_input(format!(
-                    "the quote is for {} files",
-                    quoted.len()
-                )));
-            }
-            for (upload, expected) in files.iter().zip(&quoted) {
-                let mut value = upload
-                    .value(ctx)
-                    .map_err(|_| bad_input("an uploaded file could not be read"))?;
-                value
-                    .content
-                    .rewind()
-                    .map_err(|_| bad_input("an uploaded file could not be read"))?;
-                let reader = tokio::fs::File::from_std(value.content);
-                receive_file(
-                    &services.content,
-                    reader,
-                    Some(value.filename),
-                    expected.length as u64,
-                    &mut received,
-                )
-                .await
-                .map_err(|e| match e {
-                    FileError::Store(store) => internal(store),
-                    refused => bad_input(refused.to_string()),
-                })?;
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = outcome {
-            services
-                .quotes
-                .discard_upload(&services.content, &quote.id, &received)
-                .await;
-            return Err(e);
-        }
+        let mut source = ReceivedFiles(received.into_iter());
         services
             .quotes
-            .finish_upload(&quote, &received)
+            .accept_upload(claim, &mut source, &services.queue, None)
             .await
-            .map_err(internal)?;
-        services
-            .queue
-            .push_upload(&quote.id, None)
-            .await
-            .map_err(internal)?;
+            .map_err(|e| match e {
+                AcceptError::File(FileError::Store(store)) => internal(store),
+                AcceptError::Db(db) => internal(db),
+                AcceptError::Abandoned => error(Code::Conflict, e.to_string()),
+                AcceptError::TooManyFiles | AcceptError::TooFewFiles | AcceptError::NoFiles => {
+                    bad_input(format!("the quote is for a different number of files: {e}"))
+                }
+                other => bad_input(other.to_string()),
+            })?;
         Ok(services
             .quotes
-            .get(&quote.id)
+            .get(&quote_id)
             .await
             .map_err(quote_error)?
             .into())
@@ -376,39 +369,67 @@ impl UploadSubscription {
             ));
         }
         let services = services(ctx)?.clone();
+        // Listen before reading, so no change falls between the read and the listening.
+        let changes = services.feed.subscribe();
         let quote = services.quotes.get(&id).await.map_err(quote_error)?;
         if !visible(ctx, &quote) {
             return Err(error(Code::NotFound, "quote does not exist"));
         }
-        let final_status = |s: i32| s >= 400 || (200..300).contains(&s);
-        Ok(futures::stream::unfold(
-            (services, id, None::<i32>, quote.status, false),
-            move |(services, id, last, current, done)| async move {
-                if done {
-                    return None;
-                }
-                let mut current = current;
-                if last.is_some() {
-                    loop {
-                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                        match services.quotes.get_current(&id).await {
-                            Ok(q) if Some(q.status) != last => {
-                                current = q.status;
-                                break;
-                            }
-                            Ok(_) => continue,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "quote status subscription stopped");
-                                return None;
-                            }
+        let slot = super::subscriptions::take(ctx)?;
+        // A quote handed to a storage microservice changes at the service: ask it now and then.
+        let ask_every = quote
+            .remote_url
+            .is_some()
+            .then_some(std::time::Duration::from_secs(2));
+        let state = QuoteWatch {
+            services,
+            id,
+            changes,
+            last: None,
+            current: quote.status,
+            ask_every,
+            _slot: slot,
+        };
+        Ok(futures::stream::unfold(state, |mut watch| async move {
+            if watch.last.is_some_and(status::is_final) {
+                return None;
+            }
+            if watch.last.is_some() {
+                loop {
+                    let changed = match watch.ask_every {
+                        Some(every) => tokio::select! {
+                            c = next_change(&mut watch.changes, Topic::Quote, &watch.id) => c,
+                            () = tokio::time::sleep(every) => Some(()),
+                        },
+                        None => next_change(&mut watch.changes, Topic::Quote, &watch.id).await,
+                    };
+                    changed?;
+                    match watch.services.quotes.get_current(&watch.id).await {
+                        Ok(q) if Some(q.status) != watch.last => {
+                            watch.current = q.status;
+                            break;
+                        }
+                        Ok(_) => continue,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "quote status subscription stopped");
+                            return None;
                         }
                     }
                 }
-                Some((
-                    current,
-                    (services, id, Some(current), current, final_status(current)),
-                ))
-            },
-        ))
+            }
+            watch.last = Some(watch.current);
+            Some((watch.current, watch))
+        }))
     }
+}
+
+/// What a `quoteStatus` subscription keeps between changes.
+struct QuoteWatch {
+    services: std::sync::Arc<wharf_core::services::Services>,
+    id: String,
+    changes: tokio::sync::broadcast::Receiver<wharf_core::feed::Change>,
+    last: Option<i32>,
+    current: i32,
+    ask_every: Option<std::time::Duration>,
+    _slot: super::subscriptions::Slot,
 }

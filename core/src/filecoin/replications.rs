@@ -765,6 +765,44 @@ pub enum RequestDealsError {
     Queue(#[from] crate::jobs::JobError),
 }
 
+/// Replications reserved or being submitted (no engine id yet) that nothing touched since
+/// `before`: their `MakeDeals` job was lost. Each is touched and returned once, for the caller
+/// to queue again (a re-run fails the ones whose submission was interrupted, as always).
+pub async fn take_stale_unsubmitted(
+    db: &DatabaseConnection,
+    before: i64,
+    limit: u64,
+) -> Result<Vec<i32>, DbErr> {
+    #[derive(FromQueryResult)]
+    struct Stale {
+        id: i32,
+    }
+    let stale = Stale::find_by_statement(sql::statement(
+        db,
+        &format!(
+            "SELECT id FROM replications WHERE status IN ($1, $2) AND delta_content_id IS NULL \
+             AND updated_at < $3 ORDER BY id LIMIT {limit}"
+        ),
+        [PENDING.into(), SUBMITTING.into(), before.into()],
+    ))
+    .all(db)
+    .await?;
+    let mut taken = Vec::with_capacity(stale.len());
+    for row in stale {
+        let touched = db
+            .execute_raw(sql::statement(
+                db,
+                "UPDATE replications SET updated_at = $1 WHERE id = $2 AND updated_at < $3",
+                [now_ms().into(), row.id.into(), before.into()],
+            ))
+            .await?;
+        if touched.rows_affected() == 1 {
+            taken.push(row.id);
+        }
+    }
+    Ok(taken)
+}
+
 /// Reserves replications and queues `MakeDeals` for them: what the REST, GraphQL and
 /// self-service entry points all do.
 pub async fn request_deals(
@@ -782,10 +820,17 @@ pub async fn request_deals(
         request,
     )
     .await?;
-    // Reserved but not queued: the rows stay pending until the stuck-deal timeout frees them.
     services
+        .feed
+        .publish(crate::feed::Topic::Replication, "")
+        .await;
+    // Reserved but not queued (the queue is down): housekeeping's sweep queues them later.
+    if let Err(e) = services
         .queue
         .push_deals(reserved.iter().map(|(r, _)| r.id).collect())
-        .await?;
+        .await
+    {
+        tracing::warn!(error = %e, "could not queue deal-making; housekeeping will");
+    }
     Ok(reserved)
 }

@@ -76,11 +76,24 @@ pub fn positive_amount(bytes: i128) -> Result<i64, LedgerError> {
 #[derive(Clone)]
 pub struct Ledger {
     db: DatabaseConnection,
+    feed: crate::feed::ChangeFeed,
 }
 
 impl Ledger {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, feed: crate::feed::ChangeFeed) -> Self {
+        Self { db, feed }
+    }
+
+    /// Announces a balance change to subscribers once it is committed.
+    async fn announce<T>(
+        &self,
+        token: &str,
+        result: Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        if result.is_ok() {
+            self.feed.publish(crate::feed::Topic::Balance, token).await;
+        }
+        result
     }
 
     /// Issues a new access token with a zero balance.
@@ -135,7 +148,7 @@ impl Ledger {
         debug_assert!(kind.is_credit());
         let txn = sql::begin_write(&self.db).await?;
         let result = credit_in(&txn, token, bytes, kind, reference).await;
-        settle(txn, result).await
+        self.announce(token, settle(txn, result).await).await
     }
 
     /// Takes credit away, refusing to go below zero. Returns the new balance.
@@ -149,14 +162,14 @@ impl Ledger {
         debug_assert!(!kind.is_credit());
         let txn = sql::begin_write(&self.db).await?;
         let result = debit_in(&txn, token, bytes, kind, reference).await;
-        settle(txn, result).await
+        self.announce(token, settle(txn, result).await).await
     }
 
     /// Redeems a promocode for a token, once per (code, token), all in one transaction.
     pub async fn redeem(&self, token: &str, code: &str) -> Result<i64, LedgerError> {
         let txn = sql::begin_write(&self.db).await?;
         let result = redeem_in(&txn, token, code).await;
-        settle(txn, result).await
+        self.announce(token, settle(txn, result).await).await
     }
 
     /// Creates a promocode; `replace` updates an existing one instead of refusing.

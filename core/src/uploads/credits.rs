@@ -5,6 +5,7 @@ use alloy_primitives::Address;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr};
 
 use super::{Quote, QuoteService, status};
+use crate::feed::Topic;
 use crate::{
     auth::address_key,
     ledger::{self, EntryKind, LedgerError},
@@ -74,6 +75,8 @@ impl QuoteService {
         match charge(&txn, &quote, owner, token, cost).await {
             Ok(()) => {
                 txn.commit().await?;
+                self.feed().publish(Topic::Balance, token).await;
+                self.changed(quote_id).await;
                 Ok(self
                     .get(quote_id)
                     .await
@@ -129,6 +132,8 @@ impl QuoteService {
             {
                 Ok(_) => {
                     txn.commit().await?;
+                    self.feed().publish(Topic::Balance, &token).await;
+                    self.changed(&id).await;
                     refunded += 1;
                 }
                 Err(e) => {

@@ -75,6 +75,8 @@ pub struct Quote {
     pub remote_url: Option<String>,
     /// When the files were handed to that microservice.
     pub forwarded_at: Option<i64>,
+    /// The upload's signature, kept for a microservice that checks it itself.
+    pub owner_signature: Option<super::backend::OwnerSignature>,
 }
 
 impl Quote {
@@ -108,6 +110,10 @@ impl TryFrom<quote::Model> for Quote {
             paid_with: m.paid_with,
             remote_url: m.remote_url,
             forwarded_at: m.forwarded_at,
+            owner_signature: m
+                .owner_signature
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
             storage: m.storage,
             id: m.id,
         })
@@ -118,6 +124,8 @@ impl TryFrom<quote::Model> for Quote {
 pub struct QuoteService {
     config: Arc<Config>,
     db: DatabaseConnection,
+    pub(crate) content: crate::content::ContentStore,
+    feed: crate::feed::ChangeFeed,
     built_in: Arc<BuiltIn>,
     /// For talking to storage microservices.
     http: reqwest::Client,
@@ -127,9 +135,13 @@ impl QuoteService {
     pub fn new(
         config: Arc<Config>,
         db: DatabaseConnection,
+        content: crate::content::ContentStore,
+        feed: crate::feed::ChangeFeed,
         treasuries: HashMap<u64, Address>,
     ) -> Self {
         Self {
+            content,
+            feed,
             built_in: Arc::new(BuiltIn {
                 config: config.clone(),
                 treasuries,
@@ -142,6 +154,15 @@ impl QuoteService {
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    pub(crate) fn feed(&self) -> &crate::feed::ChangeFeed {
+        &self.feed
+    }
+
+    /// Announces that a quote changed (its status, mostly) to subscribers.
+    pub(crate) async fn changed(&self, quote_id: &str) {
+        self.feed.publish(crate::feed::Topic::Quote, quote_id).await;
     }
 
     pub fn treasury(&self, chain_id: u64) -> Option<Address> {
@@ -246,6 +267,7 @@ impl QuoteService {
             paid_with: None,
             remote_url: offer.microservice_url,
             forwarded_at: None,
+            owner_signature: None,
         };
         self.insert(&quote, &request.file_lengths).await?;
         Ok(quote)
@@ -373,6 +395,9 @@ impl QuoteService {
                 ],
             ))
             .await?;
+        if next != quote.status {
+            self.changed(&quote.id).await;
+        }
         quote.status = next;
         Ok(quote)
     }

@@ -12,6 +12,7 @@ mod graphql_transport;
 mod microservices;
 mod quotes;
 mod replications;
+mod stranded;
 mod uploads;
 
 /// With `WHARF_TEST_REQUIRE_SCALED=1` (CI's second run) the suite must really be on PostgreSQL

@@ -12,7 +12,7 @@ use wharf_tests::{
     wallet::Wallet,
 };
 
-fn config(chain: &Chain, extra: &str) -> String {
+pub(crate) fn config(chain: &Chain, extra: &str) -> String {
     format!(
         r#"
 [[chains]]
@@ -32,7 +32,7 @@ price_per_gib_month = {{ "1337:OCEAN" = "0.5" }}
     )
 }
 
-async fn app(chain: &Chain, extra: &str) -> TestApp {
+pub(crate) async fn app(chain: &Chain, extra: &str) -> TestApp {
     let mut app = TestApp::spawn_with_toml(
         Some(&config(chain, extra)),
         &[("WHARF_TREASURY_KEY_1337", chain::KEYS[chain::TREASURY])],
@@ -42,7 +42,7 @@ async fn app(chain: &Chain, extra: &str) -> TestApp {
     app
 }
 
-fn user(index: usize) -> Wallet {
+pub(crate) fn user(index: usize) -> Wallet {
     Wallet {
         signer: chain::signer(index),
     }
@@ -66,11 +66,21 @@ impl Api {
     }
 }
 
-async fn quote(app: &TestApp, chain: &Chain, owner: &Wallet, lengths: &[usize]) -> (String, U256) {
+pub(crate) async fn quote(
+    app: &TestApp,
+    chain: &Chain,
+    owner: &Wallet,
+    lengths: &[usize],
+) -> (String, U256) {
     quote_at(&Api::of(app), chain, owner, lengths).await
 }
 
-async fn quote_at(app: &Api, chain: &Chain, owner: &Wallet, lengths: &[usize]) -> (String, U256) {
+pub(crate) async fn quote_at(
+    app: &Api,
+    chain: &Chain,
+    owner: &Wallet,
+    lengths: &[usize],
+) -> (String, U256) {
     let body = json!({
         "type": "ipfs",
         "files": lengths.iter().map(|l| json!({"length": l})).collect::<Vec<_>>(),
@@ -117,7 +127,7 @@ pub(crate) fn signed_query(quote_id: &str, wallet: &Wallet, nonce: u64) -> Strin
     format!("quoteId={quote_id}&nonce={nonce}&signature={signature}")
 }
 
-async fn upload(app: &TestApp, query: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
+pub(crate) async fn upload(app: &TestApp, query: &str, files: &[(&str, &[u8])]) -> (u16, Value) {
     upload_at(&Api::of(app), query, files).await
 }
 
@@ -139,7 +149,7 @@ pub(crate) async fn upload_at(app: &Api, query: &str, files: &[(&str, &[u8])]) -
     )
 }
 
-async fn status_of(app: &TestApp, quote_id: &str) -> i64 {
+pub(crate) async fn status_of(app: &TestApp, quote_id: &str) -> i64 {
     status_at(&Api::of(app), quote_id).await
 }
 
@@ -157,11 +167,11 @@ pub(crate) async fn status_at(app: &Api, quote_id: &str) -> i64 {
 }
 
 /// Waits until the quote leaves the in-progress statuses.
-async fn settled(app: &TestApp, quote_id: &str) -> i64 {
+pub(crate) async fn settled(app: &TestApp, quote_id: &str) -> i64 {
     settled_at(&Api::of(app), quote_id).await
 }
 
-async fn settled_at(app: &Api, quote_id: &str) -> i64 {
+pub(crate) async fn settled_at(app: &Api, quote_id: &str) -> i64 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         let s = status_at(app, quote_id).await;
@@ -417,7 +427,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     assert_eq!(status_of(&app, &q).await, 1);
     let db = &app.services.db;
     use sea_orm::{ConnectionTrait, Statement};
-    for table in ["car_files", "blocks"] {
+    for table in ["car_files", "block_locations"] {
         let row = db
             .query_one_raw(Statement::from_string(
                 db.get_database_backend(),
@@ -675,7 +685,7 @@ async fn fifty_concurrent_uploads_to_different_quotes_all_complete() {
 }
 
 /// An app whose only storage is a free `ipfs`, with workers running: no chain needed.
-async fn free_app() -> TestApp {
+pub(crate) async fn free_app() -> TestApp {
     let toml = "[[storages]]\ntype = \"ipfs\"\n[auth]\nsiwe_domain = \"wharf.test\"\n";
     let mut app = TestApp::spawn_with_toml(Some(toml), &[]).await;
     app.spawn_workers();

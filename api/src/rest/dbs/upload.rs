@@ -1,7 +1,10 @@
 //! `POST /upload?quoteId&nonce&signature` (multipart) and `GET|POST /getLink`: the quote's
 //! owner sends the files; each streams through the content-addressing engine into the blob
 //! store, checked against the quoted length, and the worker takes over.
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::{
+    extract::{Query, Request, State},
+    response::{IntoResponse, Response},
+};
 use futures::TryStreamExt;
 use http::StatusCode;
 use serde::Deserialize;
@@ -9,14 +12,14 @@ use serde_json::Value;
 use tokio_util::io::StreamReader;
 use wharf_core::uploads::{
     backend::{BackendError, OwnerSignature},
-    upload::{FileError, ReceivedFile, UploadError, receive_file, verify_owner},
+    upload::{AcceptError, FileError, FileSource, IncomingFile, UploadError, verify_owner},
 };
 
 use super::{
     Reply,
     quotes::{quote_error, remote_error},
 };
-use crate::state::AppState;
+use crate::{state::AppState, streaming};
 
 #[derive(Debug, Deserialize)]
 pub struct SignedQuery {
@@ -59,123 +62,166 @@ fn signed_params(query: SignedQuery) -> Result<(String, String, String), Reply> 
     }
 }
 
+/// Form overhead allowed on top of a quote's bytes when draining a refused upload.
+const FORM_OVERHEAD: u64 = 1 << 20;
+
 pub async fn upload(
     State(app): State<AppState>,
     Query(query): Query<SignedQuery>,
     request: Request,
-) -> Result<Reply, Reply> {
-    let services = app.services.clone();
-    let (quote_id, nonce, signature) = signed_params(query)?;
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut body = http_body_util::BodyDataStream::new(body);
+    match accept(&app, query, &parts.headers, &mut body).await {
+        Ok(reply) => reply.into_response(),
+        // The client may still be sending: let it finish (up to a bound) so it reads this.
+        Err(Refused { reply, drain }) => {
+            streaming::answer_after_draining(&mut body, drain, reply.into_response()).await
+        }
+    }
+}
+
+/// An upload refused, and how much of its remaining body may be read before answering.
+struct Refused {
+    reply: Reply,
+    drain: u64,
+}
+
+async fn accept(
+    app: &AppState,
+    query: SignedQuery,
+    headers: &http::HeaderMap,
+    body: &mut streaming::BodyStream,
+) -> Result<Reply, Refused> {
+    let services = &app.services;
+    let max_drain = services.config.http.max_refused_body_drain_bytes;
+    let refuse = |drain: u64| move |reply: Reply| Refused { reply, drain };
+    let (quote_id, nonce, signature) = signed_params(query).map_err(refuse(max_drain))?;
     let limit = services.config.dbs.max_total_bytes.saturating_add(16 << 20);
-    let declared = request
-        .headers()
+    let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
-        return Err(Reply::message(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request body too large.",
-        ));
+        return Err(Refused {
+            reply: Reply::message(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large."),
+            drain: 0,
+        });
     }
     // Unknown quotes are 404 before anything else.
-    services.quotes.get(&quote_id).await.map_err(quote_error)?;
     let quote = services
+        .quotes
+        .get(&quote_id)
+        .await
+        .map_err(|e| refuse(max_drain)(quote_error(e)))?;
+    let drain = quote
+        .total_bytes
+        .saturating_add(FORM_OVERHEAD)
+        .min(max_drain);
+    let claim = services
         .quotes
         .begin_upload(&quote_id, &nonce, &signature)
         .await
-        .map_err(upload_error)?;
-    let files = services
-        .quotes
-        .files(&quote.id)
-        .await
-        .map_err(quote_error)?;
-    let mut received: Vec<ReceivedFile> = Vec::new();
-    let result = receive(&app, request, &files, &mut received).await;
-    if let Err(reply) = result {
-        // Nothing is kept of a refused upload, and the quote can be uploaded again.
-        services
-            .quotes
-            .discard_upload(&services.content, &quote.id, &received)
-            .await;
-        return Err(reply);
-    }
-    services
-        .quotes
-        .finish_upload(&quote, &received)
-        .await
-        .map_err(Reply::internal)?;
+        .map_err(|e| refuse(drain)(upload_error(e)))?;
+    let boundary = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| multer::parse_boundary(c).ok())
+        .ok_or_else(|| {
+            refuse(drain)(Reply::message(
+                StatusCode::BAD_REQUEST,
+                "No file sent alongside the request.",
+            ))
+        })?;
     // A storage microservice checks the owner's signature itself: the worker passes it on.
-    let signed = quote.remote_url.is_some().then(|| OwnerSignature {
+    let signed = claim.quote.remote_url.is_some().then(|| OwnerSignature {
         nonce: nonce.clone(),
         signature: signature.clone(),
     });
+    let mut files = MultipartFiles {
+        multipart: multer::Multipart::new(&mut *body, boundary),
+        other_fields: 0,
+    };
     services
-        .queue
-        .push_upload(&quote.id, signed)
+        .quotes
+        .accept_upload(claim, &mut files, &services.queue, signed)
         .await
-        .map_err(Reply::internal)?;
+        .map_err(|e| refuse(drain)(accept_error(e)))?;
     Ok(Reply::message(StatusCode::OK, "File upload succeeded."))
 }
 
-async fn receive(
-    app: &AppState,
-    request: Request,
-    quoted: &[wharf_entity::quote_file::Model],
-    received: &mut Vec<ReceivedFile>,
-) -> Result<(), Reply> {
+fn accept_error(e: AcceptError<FormError>) -> Reply {
     let bad = |t: &str| Reply::message(StatusCode::BAD_REQUEST, t);
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|_| bad("No file sent alongside the request."))?;
-    let mut other_fields = 0usize;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(_) => return Err(bad("The upload was cut off or is not valid multipart.")),
-        };
-        let name = field.file_name().map(str::to_string);
-        if name.is_none() {
-            // A plain form field: not a file. Skip it, but do not let it be large or many.
-            other_fields += 1;
-            if other_fields > 64 {
-                return Err(bad("Too many form fields other than files."));
-            }
-            let mut seen = 0usize;
-            let mut field = field;
-            while let Ok(Some(chunk)) = field.chunk().await {
-                seen += chunk.len();
-                if seen > 64 * 1024 {
-                    return Err(bad("Form fields other than files must be small."));
+    match e {
+        AcceptError::File(FileError::Store(store)) => Reply::internal(store),
+        AcceptError::Db(db) => Reply::internal(db),
+        AcceptError::Abandoned => Reply::message(StatusCode::CONFLICT, &e.to_string()),
+        AcceptError::File(FileError::Stalled) => Reply::message(
+            StatusCode::REQUEST_TIMEOUT,
+            "The upload stalled: nothing arrived for too long.",
+        ),
+        other => bad(&other.to_string()),
+    }
+}
+
+/// Refusals of the multipart form itself.
+#[derive(Debug, thiserror::Error)]
+pub enum FormError {
+    #[error("The upload was cut off or is not valid multipart.")]
+    Malformed,
+    #[error("The upload stalled: nothing arrived for too long.")]
+    Stalled,
+    #[error("Too many form fields other than files.")]
+    TooManyFields,
+    #[error("Form fields other than files must be small.")]
+    FieldTooLarge,
+}
+
+/// The files of a multipart upload body, as they stream in. Plain form fields are skipped,
+/// but they may be neither large nor many.
+struct MultipartFiles<'r> {
+    multipart: multer::Multipart<'r>,
+    other_fields: usize,
+}
+
+fn form_error(e: multer::Error) -> FormError {
+    if streaming::is_stall(&e) {
+        FormError::Stalled
+    } else {
+        FormError::Malformed
+    }
+}
+
+#[async_trait::async_trait]
+impl FileSource for MultipartFiles<'_> {
+    type Error = FormError;
+
+    async fn next_file(&mut self) -> Result<Option<IncomingFile<'_>>, FormError> {
+        loop {
+            let Some(mut field) = self.multipart.next_field().await.map_err(form_error)? else {
+                return Ok(None);
+            };
+            let Some(name) = field.file_name().map(str::to_string) else {
+                self.other_fields += 1;
+                if self.other_fields > 64 {
+                    return Err(FormError::TooManyFields);
                 }
-            }
-            continue;
+                let mut seen = 0usize;
+                while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+                    seen += chunk.len();
+                    if seen > 64 * 1024 {
+                        return Err(FormError::FieldTooLarge);
+                    }
+                }
+                continue;
+            };
+            let reader = StreamReader::new(field.map_err(streaming::io_error));
+            return Ok(Some(IncomingFile {
+                name: Some(name),
+                reader: Box::new(reader),
+            }));
         }
-        let Some(expected) = quoted.get(received.len()) else {
-            return Err(bad("More files than the quote was made for."));
-        };
-        let reader = StreamReader::new(field.map_err(std::io::Error::other));
-        receive_file(
-            &app.services.content,
-            reader,
-            name,
-            expected.length as u64,
-            received,
-        )
-        .await
-        .map_err(|e| match e {
-            FileError::Store(store) => Reply::internal(store),
-            refused => bad(&refused.to_string()),
-        })?;
     }
-    if received.is_empty() {
-        return Err(bad("No file sent alongside the request."));
-    }
-    if received.len() != quoted.len() {
-        return Err(bad("Fewer files than the quote was made for."));
-    }
-    Ok(())
 }
 
 pub async fn link(

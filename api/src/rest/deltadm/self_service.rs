@@ -221,6 +221,10 @@ async fn telemetry(
                 ),
             ));
         }
+        app.services
+            .feed
+            .publish(wharf_core::feed::Topic::Replication, "")
+            .await;
         Ok(())
     }
     .await;

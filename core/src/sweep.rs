@@ -1,0 +1,70 @@
+//! The reconciliation sweep: every record a crash, a lost job or a timeout can leave in a
+//! non-final state is found here and moved on. Housekeeping runs it in every worker process;
+//! each step takes a record with a conditional update, so two sweeps never act twice.
+//!
+//! | record | left by | ended by |
+//! |---|---|---|
+//! | quote claimed by an upload (2) | the uploading process died | released to 1, staged files removed |
+//! | staged CAR import | the importing process died | removed with its blob and index |
+//! | quote being paid or stored (100, 101, 300) | its job was lost | its job queued again |
+//! | replication reserved or submitting | its job was lost | `MakeDeals` queued again |
+use crate::{filecoin::replications, services::Services, time::now_ms};
+
+/// Records the sweep moved on, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub released_uploads: usize,
+    pub removed_imports: usize,
+    pub requeued_quotes: usize,
+    pub requeued_deals: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Content(#[from] crate::content::ContentError),
+}
+
+/// Most records of one kind taken per sweep; the next sweep takes the rest.
+const BATCH: u64 = 500;
+
+pub async fn reconcile(services: &Services) -> Result<SweepReport, SweepError> {
+    let now = now_ms();
+    let lease_expired = now - services.config.upload_lease_ms();
+    let stale = now - (services.config.jobs.stale_after_secs as i64).saturating_mul(1000);
+    let mut report = SweepReport {
+        released_uploads: services.quotes.release_stale_uploads(lease_expired).await?,
+        removed_imports: services.content.remove_stale_imports(lease_expired).await?,
+        ..Default::default()
+    };
+    for (quote_id, signed) in services.quotes.take_stale_in_progress(stale, BATCH).await? {
+        match services.queue.push_upload(&quote_id, signed).await {
+            Ok(_) => report.requeued_quotes += 1,
+            Err(e) => {
+                tracing::warn!(quote = %quote_id, error = %e, "could not queue a stranded upload")
+            }
+        }
+    }
+    if services.deal_engine.is_some() {
+        let ids = replications::take_stale_unsubmitted(&services.db, stale, BATCH).await?;
+        if !ids.is_empty() {
+            let count = ids.len();
+            match services.queue.push_deals(ids).await {
+                Ok(_) => report.requeued_deals += count,
+                Err(e) => tracing::warn!(error = %e, "could not queue stranded deals"),
+            }
+        }
+    }
+    if report != SweepReport::default() {
+        tracing::info!(
+            released_uploads = report.released_uploads,
+            removed_imports = report.removed_imports,
+            requeued_quotes = report.requeued_quotes,
+            requeued_deals = report.requeued_deals,
+            "reconciliation sweep"
+        );
+    }
+    Ok(report)
+}
