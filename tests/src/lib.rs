@@ -419,8 +419,8 @@ impl WharfProcess {
     pub async fn start(args: &[&str], vars: &[(String, String)], cwd: &std::path::Path) -> Self {
         let mut child = Command::new(wharf_bin())
             .args(args)
-            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "info")
+            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(cwd)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -215,3 +215,199 @@ async fn replicas_starting_together_migrate_once() {
         assert!(status.iter().all(|(_, applied)| *applied), "{status:?}");
     }
 }
+
+/// Runs the flows that carry secrets — web-core tokens in paths, the deposit secret, SIWE
+/// sessions, the operator key, upload and link signatures, wrong credentials — against a
+/// `wharf serve` logging at debug level, then looks for each secret in everything it wrote.
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    use wharf_core::uploads::upload::signed_text;
+    let env = TestEnv::new().await;
+    let toml = env.write_config(
+        "[[storages]]\ntype = \"ipfs\"\n[auth]\nsiwe_domain = \"wharf.test\"\n\
+         [webcore]\npromocodes = [{ code = \"LOGME\", bytes = 1024 }]\n",
+    );
+    let vars = env.vars(&[
+        ("WHARF_CONFIG", toml.as_str()),
+        ("WHARF_WORKERS", "true"),
+        ("RUST_LOG", "debug"),
+        ("WHARF_LOG_FORMAT", "json"),
+    ]);
+    let server = WharfProcess::start(&["serve"], &vars, env.data_dir.path()).await;
+    let base = server.base.clone().unwrap();
+    let client = reqwest::Client::new();
+    let mut secrets: Vec<String> = vec![ADMIN_KEY.into(), WEBCORE_SECRET.into()];
+
+    // web-core: the token travels in paths.
+    let token: Value = client
+        .post(format!("{base}/accounts/token/new"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    secrets.push(token.clone());
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("/accounts/token/redeem/{token}"),
+            json!({"promocode": "LOGME"}),
+        ),
+        (
+            "GET",
+            format!("/accounts/token/balance/{token}"),
+            json!(null),
+        ),
+        (
+            "POST",
+            format!("/accounts/token/deposit/{token}"),
+            json!({"bytes": 10}),
+        ),
+        (
+            "POST",
+            format!("/accounts/token/withdraw/{token}"),
+            json!({"bytes": 1}),
+        ),
+    ] {
+        let request = match method {
+            "GET" => client.get(format!("{base}{path}")),
+            _ => client.post(format!("{base}{path}")).json(&body),
+        };
+        let response = request
+            .header("Authentication", WEBCORE_SECRET)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    // A wrong secret and a wrong bearer token are secrets too.
+    let wrong_secret = "wrong-secret-3f9a1c";
+    secrets.push(wrong_secret.into());
+    let refused = client
+        .post(format!("{base}/accounts/token/deposit/{token}"))
+        .header("Authentication", wrong_secret)
+        .json(&json!({"bytes": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let wrong_bearer = "not-a-session-7d2e4b";
+    secrets.push(wrong_bearer.into());
+    let refused = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(wrong_bearer)
+        .json(&json!({"query": "{ me { address } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // Sign-In with Ethereum and a session.
+    let wallet = wharf_tests::wallet::Wallet::new();
+    let nonce: Value = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({"query": "{ siweNonce }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = wallet.siwe_message("wharf.test", nonce["data"]["siweNonce"].as_str().unwrap());
+    let signature = wallet.personal_sign(message.as_bytes());
+    secrets.push(signature.clone());
+    let signed_in: Value = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({"query": "mutation($m: String!, $s: String!) { signIn(message: $m, signature: $s) { token } }",
+                      "variables": {"m": message, "s": signature}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = signed_in["data"]["signIn"]["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    secrets.push(session.clone());
+    let me = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&session)
+        .json(&json!({"query": "{ me { address } accessTokens { token } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let operator = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"query": "mutation { runHousekeeping }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(operator.status(), 200);
+
+    // An upload and its link, signed.
+    let quote: Value = client
+        .post(format!("{base}/getQuote"))
+        .json(&json!({"type": "ipfs", "files": [{"length": 3}], "duration": 60,
+            "payment": {"chainId": "0", "tokenAddress": "0x0000000000000000000000000000000000000000"},
+            "userAddress": wallet.address().to_checksum(None)}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let quote_id = quote["quoteId"].as_str().unwrap();
+    for (i, path) in ["/upload", "/getLink"].into_iter().enumerate() {
+        let n = (chrono::Utc::now().timestamp_millis() + i as i64).to_string();
+        let signature = wallet.personal_sign(signed_text(quote_id, &n).as_bytes());
+        secrets.push(signature.clone());
+        let url = format!("{base}{path}?quoteId={quote_id}&nonce={n}&signature={signature}");
+        let response = if path == "/upload" {
+            client
+                .post(url)
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={}", crate::uploads::BOUNDARY),
+                )
+                .body(crate::uploads::multipart(&[("a", b"abc")]))
+                .send()
+                .await
+                .unwrap()
+        } else {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            client.get(url).send().await.unwrap()
+        };
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let output = server.output.lock().unwrap().clone();
+    assert!(
+        output
+            .iter()
+            .any(|l| l.contains("/accounts/token/redeem/[redacted]")),
+        "requests are logged, with the token redacted: {output:?}"
+    );
+    for secret in &secrets {
+        let leaks: Vec<&String> = output
+            .iter()
+            .filter(|l| l.contains(secret.as_str()))
+            .collect();
+        assert!(leaks.is_empty(), "secret {secret:?} in the logs: {leaks:?}");
+    }
+    assert!(server.terminate().await.success());
+}
