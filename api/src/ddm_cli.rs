@@ -181,6 +181,24 @@ fn read(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
+/// The zero byte counters a gorm model carries in upstream's request bodies.
+fn zero_sizes() -> Value {
+    json!({"raw": 0, "padded": 0})
+}
+
+/// A replication profile body: upstream always sends all four fields.
+fn profile(spid: String, dataset: u32, unsealed: bool, indexed: bool) -> Body {
+    Body::Json(json!({
+        "provider_actor_id": spid,
+        "dataset_id": dataset,
+        "unsealed": unsealed,
+        "indexed": indexed,
+    }))
+}
+
+/// The request of a command, as upstream's CLI builds it (paths with their trailing slashes,
+/// bodies with the same keys; shared/reference/delta-dm.md §11). The one difference: content
+/// commands send the dataset id in decimal (upstream wrote it as one character).
 fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> {
     use reqwest::Method;
     Ok(match command {
@@ -191,9 +209,21 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
         }) => (
             Method::POST,
             "/datasets".into(),
-            Body::Json(
-                json!({"name": name, "replication_quota": replication_quota, "deal_duration": duration}),
-            ),
+            Body::Json(json!({
+                "ID": 0,
+                "CreatedAt": "0001-01-01T00:00:00Z",
+                "UpdatedAt": "0001-01-01T00:00:00Z",
+                "DeletedAt": null,
+                "name": name,
+                "replication_quota": replication_quota,
+                "deal_duration": duration,
+                "contents": null,
+                "bytes_replicated": zero_sizes(),
+                "bytes_total": zero_sizes(),
+                "count_replicated": 0,
+                "count_total": 0,
+                "replication_profiles": null,
+            })),
         ),
         DdmCommand::Dataset(DatasetCommand::List) => (Method::GET, "/datasets".into(), Body::None),
         DdmCommand::Content(ContentCommand::Import {
@@ -219,35 +249,66 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
         DdmCommand::Content(ContentCommand::List { dataset }) => {
             (Method::GET, format!("/contents/{dataset}"), Body::None)
         }
-        DdmCommand::Provider(ProviderCommand::Add { id, name }) => (
-            Method::POST,
-            "/providers".into(),
-            Body::Json(json!({"actor_id": id, "actor_name": name})),
-        ),
+        DdmCommand::Provider(ProviderCommand::Add { id, name }) => {
+            let mut body = serde_json::Map::new();
+            body.insert("key".into(), json!("00000000-0000-0000-0000-000000000000"));
+            body.insert("actor_id".into(), json!(id));
+            if let Some(name) = name.filter(|n| !n.is_empty()) {
+                body.insert("actor_name".into(), json!(name));
+            }
+            body.insert("bytes_replicated".into(), zero_sizes());
+            body.insert("replication_profiles".into(), Value::Null);
+            (
+                Method::POST,
+                "/providers".into(),
+                Body::Json(Value::Object(body)),
+            )
+        }
         DdmCommand::Provider(ProviderCommand::Modify {
             id,
             name,
             allow_selfserve,
-        }) => (
-            Method::PUT,
-            format!("/providers/{id}"),
-            Body::Json(json!({"actor_name": name, "allow_self_service": allow_selfserve})),
-        ),
+        }) => {
+            if let Some(switch) = &allow_selfserve
+                && switch != "on"
+                && switch != "off"
+            {
+                anyhow::bail!("allow-selfserve must be 'on' or 'off'");
+            }
+            // Unset flags are empty strings, which the server takes as "no change".
+            (
+                Method::PUT,
+                format!("/providers/{id}"),
+                Body::Json(json!({
+                    "actor_name": name.unwrap_or_default(),
+                    "allow_self_service": allow_selfserve.unwrap_or_default(),
+                })),
+            )
+        }
         DdmCommand::Provider(ProviderCommand::List) => {
-            (Method::GET, "/providers".into(), Body::None)
+            (Method::GET, "/providers/".into(), Body::None)
         }
         DdmCommand::Replication(ReplicationCommand::Create {
             num,
             provider,
             dataset,
             delay_start,
-        }) => (
-            Method::POST,
-            "/replications".into(),
-            Body::Json(
-                json!({"provider": provider, "dataset_id": dataset, "num_deals": num, "delay_start_days": delay_start}),
-            ),
-        ),
+        }) => {
+            let mut body = serde_json::Map::new();
+            body.insert("provider".into(), json!(provider));
+            if let Some(dataset) = dataset.filter(|d| *d != 0) {
+                body.insert("dataset_id".into(), json!(dataset));
+            }
+            body.insert("num_deals".into(), json!(num));
+            if let Some(delay) = delay_start.filter(|d| *d != 0) {
+                body.insert("delay_start_days".into(), json!(delay));
+            }
+            (
+                Method::POST,
+                "/replications".into(),
+                Body::Json(Value::Object(body)),
+            )
+        }
         DdmCommand::ReplicationProfile(ProfileCommand::Add {
             spid,
             dataset,
@@ -255,10 +316,8 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
             unsealed,
         }) => (
             Method::POST,
-            "/replication-profiles".into(),
-            Body::Json(
-                json!({"provider_actor_id": spid, "dataset_id": dataset, "indexed": indexed, "unsealed": unsealed}),
-            ),
+            "/replication-profiles/".into(),
+            profile(spid, dataset, unsealed, indexed),
         ),
         DdmCommand::ReplicationProfile(ProfileCommand::Modify {
             spid,
@@ -267,21 +326,23 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
             unsealed,
         }) => (
             Method::PUT,
-            "/replication-profiles".into(),
-            Body::Json(
-                json!({"provider_actor_id": spid, "dataset_id": dataset, "indexed": indexed, "unsealed": unsealed}),
-            ),
+            "/replication-profiles/".into(),
+            profile(spid, dataset, unsealed, indexed),
         ),
         DdmCommand::ReplicationProfile(ProfileCommand::Delete { spid, dataset }) => (
             Method::DELETE,
-            "/replication-profiles".into(),
-            Body::Json(json!({"provider_actor_id": spid, "dataset_id": dataset})),
+            "/replication-profiles/".into(),
+            profile(spid, dataset, false, false),
         ),
         DdmCommand::ReplicationProfile(ProfileCommand::List) => {
-            (Method::GET, "/replication-profiles".into(), Body::None)
+            (Method::GET, "/replication-profiles/".into(), Body::None)
         }
         DdmCommand::Wallet(WalletCommand::Import { file, hex }) => match (file, hex) {
-            (Some(file), None) => (Method::POST, "/wallets".into(), Body::Raw(read(&file)?)),
+            (Some(file), None) => (
+                Method::POST,
+                "/wallets".into(),
+                Body::Json(keystore(&read(&file)?)?),
+            ),
             (None, Some(hex)) => (
                 Method::POST,
                 "/wallets?hex=true".into(),
@@ -302,6 +363,26 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
             (Method::GET, format!("/wallets{query}"), Body::None)
         }
     })
+}
+
+/// A lotus keystore file as `{"Type","PrivateKey"}`, its keys matched without regard to case
+/// as upstream's CLI read them (other keys dropped).
+fn keystore(file: &[u8]) -> anyhow::Result<Value> {
+    let parsed: serde_json::Map<String, Value> = serde_json::from_slice(file)
+        .map_err(|e| anyhow::anyhow!("the wallet file is not a JSON object: {e}"))?;
+    let field = |name: &str| {
+        parsed
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (kind, key) = (field("Type"), field("PrivateKey"));
+    if kind.is_empty() || key.is_empty() {
+        anyhow::bail!("wallet data must contain Type and PrivateKey");
+    }
+    Ok(json!({"Type": kind, "PrivateKey": key}))
 }
 
 /// Runs one command: checks the server answers `/health` (as upstream's CLI did), sends the
@@ -331,9 +412,11 @@ pub async fn run(connection: Connection, command: DdmCommand) -> anyhow::Result<
     let mut request = client
         .request(method, format!("{base}{path}"))
         .bearer_auth(&auth);
+    // Upstream sent `Content-Type: application/json` on every request, CSV imports included.
+    request = request.header(reqwest::header::CONTENT_TYPE, "application/json");
     request = match body {
         Body::None => request,
-        Body::Json(value) => request.json(&value),
+        Body::Json(value) => request.body(serde_json::to_vec(&value)?),
         Body::Raw(bytes) => request.body(bytes),
     };
     let response = request.send().await?;

@@ -101,7 +101,30 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    use tower::Layer;
+    // Before routing: delta-dm ignored trailing slashes, and its CLI sends them.
+    let app = tower::util::MapRequestLayer::new(trim_delta_dm_slash).layer(app);
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// `/api/v1/providers/` is `/api/v1/providers`, as delta-dm's server (echo's
+/// RemoveTrailingSlash) took it. Other families keep their paths exactly (DBS answered 404).
+fn trim_delta_dm_slash(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if path.starts_with("/api/v1/") && path.len() > "/api/v1/".len() && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = rebuilt.parse::<http::Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }

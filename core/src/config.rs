@@ -99,7 +99,8 @@ pub struct HttpConfig {
     /// read and discarded so the client, still sending, sees the answer; beyond, the
     /// connection is closed.
     pub max_refused_body_drain_bytes: u64,
-    /// Origins allowed by CORS; `["*"]` allows any. From the environment: comma-separated.
+    /// Origins allowed by CORS; `["*"]` (the default) allows any, `[]` none. From the
+    /// environment: comma-separated.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub cors_allowed_origins: Vec<String>,
 }
@@ -269,7 +270,7 @@ impl Default for FilecoinConfig {
         Self {
             genesis_unix: crate::filecoin::epoch::MAINNET_GENESIS_UNIX,
             min_deal_duration_days: 180,
-            max_deal_duration_days: 1278,
+            max_deal_duration_days: 540,
             deal_engine_url: None,
             deal_engine_token: None,
             poll_schedule: "*/10 * * * * *".into(),
@@ -340,7 +341,9 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             upload_idle_secs: 60,
             max_refused_body_drain_bytes: 64 * 1024 * 1024,
-            cors_allowed_origins: Vec::new(),
+            // As the legacy services: every route authenticates by signature or bearer header,
+            // never by cookie, so any origin may call it.
+            cors_allowed_origins: vec!["*".into()],
         }
     }
 }

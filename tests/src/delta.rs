@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 pub const TOKEN: &str = "delta-test-token";
+/// The instance id the double reports at `/open/node/uuids`.
+pub const INSTANCE_UUID: &str = "5c3b2f7e-9d1a-4e0b-8f6c-2a7d9e4b1c30";
 
 #[derive(Debug, Clone, Default)]
 pub struct DeltaContent {
@@ -67,6 +69,12 @@ impl DeltaDouble {
                 }),
             )
             .route("/admin/wallet/register-hex", post(register))
+            .route(
+                "/open/node/uuids",
+                axum::routing::get(|| async {
+                    Json(json!([{"id": 1, "instance_uuid": INSTANCE_UUID, "created_at": "2023-09-02T00:00:00Z"}]))
+                }),
+            )
             .with_state(double.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         double
@@ -106,15 +114,16 @@ fn unauthorised() -> Response {
         .into_response()
 }
 
-/// Delta's `ValidateMeta` for import deals.
+/// Delta's `ValidateMeta` for import deals (shared/reference/delta-dm.md §9.2), and the
+/// piece sizes the market requires.
 fn validate(deal: &Value) -> Result<(), String> {
     let days = |k: &str| deal.get(k).and_then(Value::as_i64).unwrap_or(0);
     let (start, duration) = (days("start_epoch_in_days"), days("duration_in_days"));
     if start > 14 {
         return Err("start_epoch_in_days must be at most 14".into());
     }
-    if duration > 1278 + 14 {
-        return Err("duration_in_days too long".into());
+    if duration > 540 {
+        return Err("duration_in_days must be at most 540".into());
     }
     if start > duration {
         return Err("start_epoch_in_days must not exceed duration_in_days".into());
@@ -122,8 +131,27 @@ fn validate(deal: &Value) -> Result<(), String> {
     if (start == 0) != (duration == 0) {
         return Err("start_epoch_in_days and duration_in_days go together".into());
     }
-    if deal.get("connection_mode").and_then(Value::as_str) != Some("import") {
-        return Err("connection_mode must be import".into());
+    if deal
+        .get("label")
+        .and_then(Value::as_str)
+        .is_some_and(|l| l.chars().count() > 100)
+    {
+        return Err("label must be at most 100 characters".into());
+    }
+    if deal.get("replication").and_then(Value::as_i64).unwrap_or(0) != 0 {
+        return Err("replication is not supported for import deals".into());
+    }
+    match deal.get("connection_mode").and_then(Value::as_str) {
+        None | Some("") | Some("e2e") | Some("import") => {}
+        Some(other) => return Err(format!("connection_mode {other} is not valid")),
+    }
+    if deal.get("deal_verify_state").and_then(Value::as_str) == Some("unverified")
+        && deal
+            .get("unverified_deal_max_price")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        return Err("unverified deals need unverified_deal_max_price".into());
     }
     for key in ["cid", "miner"] {
         if deal
@@ -134,11 +162,21 @@ fn validate(deal: &Value) -> Result<(), String> {
             return Err(format!("{key} is required"));
         }
     }
-    if deal["piece_commitment"]["piece_cid"]
-        .as_str()
-        .is_none_or(str::is_empty)
-    {
+    let piece = &deal["piece_commitment"];
+    if piece["piece_cid"].as_str().is_none_or(str::is_empty) {
         return Err("piece_commitment.piece_cid is required".into());
+    }
+    let padded = piece["padded_piece_size"].as_u64().unwrap_or(0);
+    if padded < 128 || !padded.is_power_of_two() {
+        return Err(format!(
+            "padded_piece_size {padded} is not a power of two of at least 128"
+        ));
+    }
+    let size = deal.get("size").and_then(Value::as_u64).unwrap_or(0);
+    if size == 0 || size > padded - padded / 128 {
+        return Err(format!(
+            "size {size} does not fit a piece of {padded} padded bytes"
+        ));
     }
     if deal["wallet"]["address"].as_str().is_none_or(str::is_empty) {
         return Err("Wallet not found".into());

@@ -340,6 +340,7 @@ pub fn ensure_npm_packages() {
             "@web3-storage/data-segment",
             "ganache",
             "solc",
+            "@oceanprotocol/uploader",
         ]
         .iter()
         .all(|p| js.join("node_modules").join(p).exists());
@@ -354,7 +355,7 @@ pub fn ensure_npm_packages() {
             .open(js.join(".npm-install.lock"))
             .unwrap();
         lock.lock().unwrap();
-        let ready = ["@ipld/car", "ganache"]
+        let ready = ["@ipld/car", "ganache", "@oceanprotocol/uploader"]
             .iter()
             .all(|p| js.join("node_modules").join(p).exists());
         if !ready {

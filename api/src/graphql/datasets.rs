@@ -539,7 +539,7 @@ impl DatasetMutation {
         ctx: &Context<'_>,
         actor_id: String,
         actor_name: Option<String>,
-        #[graphql(default = false)] allow_self_service: bool,
+        #[graphql(default = true)] allow_self_service: bool,
     ) -> async_graphql::Result<NewProvider> {
         require_operator(ctx)?;
         let (provider, key) = providers::create(
@@ -650,6 +650,7 @@ impl DatasetMutation {
                 piece_cid: None,
                 num_deals,
                 delay_days: delay_start_days,
+                end_advance_days: 0,
                 self_service: false,
                 located_only: false,
             },

@@ -69,8 +69,17 @@ pub trait DealEngine: Send + Sync {
     ) -> Result<String, EngineError>;
     /// Registers a wallet given as the hex of a lotus wallet export.
     async fn register_wallet_hex(&self, hex_key: &str) -> Result<String, EngineError>;
-    /// The engine's `(commit, version)`, asked now.
-    async fn node_info(&self) -> Result<(String, String), EngineError>;
+    /// The engine's commit, version and instance id, asked now.
+    async fn node_info(&self) -> Result<NodeInfo, EngineError>;
+}
+
+/// Who the deal engine is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub commit: String,
+    pub version: String,
+    /// The engine instance's id (Delta's `instance_uuid`).
+    pub uuid: String,
 }
 
 /// The Delta deal engine over HTTP.
@@ -244,10 +253,19 @@ impl DealEngine for Delta {
         wallet_address(&reply)
     }
 
-    async fn node_info(&self) -> Result<(String, String), EngineError> {
-        let info = self.get("/open/node/info").await?;
+    async fn node_info(&self) -> Result<NodeInfo, EngineError> {
+        let (info, uuids) = tokio::join!(self.get("/open/node/info"), self.get("/open/node/uuids"));
+        let info = info?;
         let text = |k: &str| info[k].as_str().unwrap_or_default().to_string();
-        Ok((text("commit"), text("version")))
+        Ok(NodeInfo {
+            commit: text("commit"),
+            version: text("version"),
+            // Older engines lack the route: the id is then unknown, not an error.
+            uuid: uuids
+                .ok()
+                .and_then(|u| u[0]["instance_uuid"].as_str().map(str::to_string))
+                .unwrap_or_default(),
+        })
     }
 
     async fn register_wallet_hex(&self, hex_key: &str) -> Result<String, EngineError> {

@@ -28,7 +28,7 @@ impl Default for DealBounds {
     fn default() -> Self {
         Self {
             min_duration_days: 180,
-            max_duration_days: 1278,
+            max_duration_days: 540,
             min_delay_days: 1,
             max_delay_days: 14,
         }
@@ -41,7 +41,15 @@ pub enum EpochError {
     Duration { min: u64, max: u64, given: u64 },
     #[error("start delay must be between {min} and {max} days, not {given}")]
     Delay { min: u64, max: u64, given: u64 },
+    #[error(
+        "end_epoch_advance of {advance} days leaves a {left}-day deal, shorter than the {min}-day minimum"
+    )]
+    TooShort { advance: u64, left: u64, min: u64 },
 }
+
+/// The longest `duration_in_days` the Delta deal engine accepts (its `ValidateMeta`); Delta
+/// counts the start delay in it (end = start + duration_in_days − start_epoch_in_days).
+pub const ENGINE_MAX_DAYS: u64 = 540;
 
 /// Start and end epoch of a deal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,22 +87,36 @@ impl DealBounds {
         Ok(())
     }
 
-    /// A deal made at `now_unix` that starts `delay_days` later and then lasts the whole
-    /// `duration_days` (upstream shortened the term by the delay, which could fall below the
-    /// network's 180-day minimum).
+    /// A deal made at `now_unix` that starts `delay_days` later and lasts the dataset's
+    /// `duration_days` less what the provider asked to end early (`advance_days`), as long as
+    /// the deal engine allows: Delta takes at most 540 days counting the delay, so a 540-day
+    /// dataset with a 3-day delay gets 537 days. Upstream always shortened the term by the
+    /// delay, which could fall below the network's 180-day minimum; here only the engine's cap
+    /// does, and a term below the minimum is refused.
     pub fn term(
         &self,
         genesis_unix: i64,
         now_unix: i64,
         delay_days: u64,
         duration_days: u64,
+        advance_days: u64,
     ) -> Result<DealTerm, EpochError> {
         self.check_delay(delay_days)?;
         self.check_duration(duration_days)?;
+        let days = duration_days
+            .saturating_sub(advance_days)
+            .min(ENGINE_MAX_DAYS.saturating_sub(delay_days));
+        if days < self.min_duration_days {
+            return Err(EpochError::TooShort {
+                advance: advance_days,
+                left: days,
+                min: self.min_duration_days,
+            });
+        }
         let start_epoch = epoch_at(genesis_unix, now_unix) + delay_days as i64 * EPOCHS_PER_DAY;
         Ok(DealTerm {
             start_epoch,
-            end_epoch: start_epoch + duration_days as i64 * EPOCHS_PER_DAY,
+            end_epoch: start_epoch + days as i64 * EPOCHS_PER_DAY,
         })
     }
 }
@@ -116,42 +138,57 @@ mod tests {
     }
 
     #[test]
-    fn a_deal_lasts_its_whole_duration_after_the_delay() {
+    fn a_deal_lasts_its_whole_duration_after_the_delay_within_the_engine_cap() {
         // 2026-11-22T00:00:10Z = 1795305610 -> epoch (1795305610 - 1598306400) / 30 = 6566640
-        // (remainder 10 s); +3 days = 6566640 + 8640 = 6575280; +540 days = +1555200.
-        let term = DealBounds::default()
-            .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 540)
+        // (remainder 10 s); +3 days = 6566640 + 8640 = 6575280.
+        let bounds = DealBounds::default();
+        let term = bounds
+            .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 365, 0)
             .unwrap();
         assert_eq!(term.start_epoch, 6_575_280);
-        assert_eq!(term.end_epoch, 6_575_280 + 1_555_200);
-        assert_eq!(term.duration_epochs(), 540 * 2880);
+        assert_eq!(term.duration_epochs(), 365 * 2880, "the whole 365 days");
+        // 540 days and a 3-day delay: Delta takes 540 days counting the delay, so 537.
+        let term = bounds
+            .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 540, 0)
+            .unwrap();
+        assert_eq!(term.end_epoch, 6_575_280 + 537 * 2880);
+        // Ending 10 days early.
+        let term = bounds
+            .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 365, 10)
+            .unwrap();
+        assert_eq!(term.duration_epochs(), 355 * 2880);
+        // Below the network minimum is refused, not sent.
+        assert!(matches!(
+            bounds.term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 185, 10),
+            Err(EpochError::TooShort { left: 175, .. })
+        ));
     }
 
     #[test]
     fn durations_and_delays_outside_the_bounds_are_refused() {
         let bounds = DealBounds::default();
         assert!(matches!(
-            bounds.term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 179),
+            bounds.term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 179, 0),
             Err(EpochError::Duration { given: 179, .. })
         ));
         assert!(
             bounds
-                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 1279)
+                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 541, 0)
                 .is_err()
         );
         assert!(
             bounds
-                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 1278)
+                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 3, 540, 0)
                 .is_ok()
         );
         assert!(
             bounds
-                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 0, 180)
+                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 0, 180, 0)
                 .is_err()
         );
         assert!(
             bounds
-                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 15, 180)
+                .term(MAINNET_GENESIS_UNIX, 1_795_305_610, 15, 180, 0)
                 .is_err()
         );
     }

@@ -36,6 +36,8 @@ pub struct ReplicationRequest {
     pub piece_cid: Option<String>,
     pub num_deals: u64,
     pub delay_days: u64,
+    /// Days the provider asked to end the deal early (self-service `end_epoch_advance`).
+    pub end_advance_days: u64,
     pub self_service: bool,
     /// Only pieces with a content location (self-service).
     pub located_only: bool,
@@ -194,6 +196,7 @@ async fn reserve_in(
                 now / 1000,
                 request.delay_days,
                 candidate.deal_duration as u64,
+                request.end_advance_days,
             )
             .map_err(|e| DatasetError::Invalid(e.to_string()))?;
         // The quota is checked again on the row itself: another provider's reservation may

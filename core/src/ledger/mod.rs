@@ -117,6 +117,32 @@ impl Ledger {
         Ok(token)
     }
 
+    /// Takes on a token this ledger did not issue (with a zero balance), as the legacy
+    /// accounts service did for any token it was given; a known token is left as it is.
+    pub async fn adopt(&self, token: &str) -> Result<(), LedgerError> {
+        if !token::is_acceptable(token) {
+            return Err(LedgerError::UnknownToken);
+        }
+        let now = now_ms();
+        let txn = sql::begin_write(&self.db).await?;
+        txn.execute_raw(sql::statement(
+            &txn,
+            "INSERT INTO access_tokens (token, owner_address, created_at) VALUES ($1, NULL, $2) \
+             ON CONFLICT (token) DO NOTHING",
+            [token.into(), now.into()],
+        ))
+        .await?;
+        txn.execute_raw(sql::statement(
+            &txn,
+            "INSERT INTO balances (token, amount, updated_at) VALUES ($1, 0, $2) \
+             ON CONFLICT (token) DO NOTHING",
+            [token.into(), now.into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     pub async fn token_exists(&self, token: &str) -> Result<bool, LedgerError> {
         Ok(token_exists_in(&self.db, token).await?)
     }

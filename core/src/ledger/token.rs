@@ -23,6 +23,12 @@ pub fn encode(bytes: &[u8; 12]) -> String {
     out
 }
 
+/// Whether `token` can name an account: tokens of another accounts service (an older
+/// database migrated here) are taken as they are — 1 to 128 visible ASCII characters.
+pub fn is_acceptable(token: &str) -> bool {
+    (1..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Whether `token` has the shape of an access token (16 characters of the base-62 alphabet).
 pub fn is_well_formed(token: &str) -> bool {
     token.len() == TOKEN_LEN && token.bytes().all(|b| b.is_ascii_alphanumeric())

@@ -415,33 +415,82 @@ impl QuoteService {
         Ok(())
     }
 
-    /// One page (1-based) of an owner's quotes for a storage type, newest first, and the
-    /// number of pages.
+    /// One page (1-based) of an owner's uploaded files for a storage type — a row per file,
+    /// newest quote first, quotes still waiting for files left out, as the legacy storage
+    /// services listed them — and the number of pages.
     pub async fn history(
         &self,
         owner: &Address,
         storage: &str,
         page: u64,
         page_size: u64,
-    ) -> Result<(u64, Vec<Quote>), QuoteError> {
-        use sea_orm::PaginatorTrait;
-        let query = quote::Entity::find()
-            .filter(quote::Column::Owner.eq(address_key(owner)))
-            .filter(quote::Column::Storage.eq(storage))
-            .order_by_desc(quote::Column::CreatedAt)
-            .order_by_desc(quote::Column::Id);
-        let total = query.clone().count(&self.db).await?;
-        let rows = query
-            .offset(page.saturating_sub(1).saturating_mul(page_size))
-            .limit(page_size)
-            .all(&self.db)
-            .await?;
-        let quotes = rows
-            .into_iter()
-            .map(Quote::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((total.div_ceil(page_size.max(1)), quotes))
+    ) -> Result<(u64, Vec<HistoryFile>), QuoteError> {
+        use sea_orm::FromQueryResult;
+        let waiting = [status::WAITING, super::upload::RECEIVING];
+        let filter = "FROM quote_files f JOIN quotes q ON q.id = f.quote_id \
+                      WHERE q.owner = $1 AND q.storage = $2 AND q.status NOT IN ($3, $4)";
+        let values = || -> Vec<sea_orm::Value> {
+            vec![
+                address_key(owner).into(),
+                storage.into(),
+                waiting[0].into(),
+                waiting[1].into(),
+            ]
+        };
+        #[derive(FromQueryResult)]
+        struct Count {
+            n: i64,
+        }
+        let total = Count::find_by_statement(sql::statement(
+            &self.db,
+            &format!("SELECT COUNT(*) AS n {filter}"),
+            values(),
+        ))
+        .one(&self.db)
+        .await?
+        .map_or(0, |c| c.n.max(0) as u64);
+        #[derive(FromQueryResult)]
+        struct Row {
+            quote_id: String,
+            idx: i32,
+            cid: Option<String>,
+        }
+        let offset = page.saturating_sub(1).saturating_mul(page_size);
+        let rows = Row::find_by_statement(sql::statement(
+            &self.db,
+            &format!(
+                "SELECT f.quote_id, f.idx, f.cid {filter} \
+                 ORDER BY q.created_at DESC, q.id DESC, f.idx LIMIT {page_size} OFFSET {offset}"
+            ),
+            values(),
+        ))
+        .all(&self.db)
+        .await?;
+        let mut files = Vec::with_capacity(rows.len());
+        let mut last: Option<Quote> = None;
+        for row in rows {
+            let quote = match last.take() {
+                Some(q) if q.id == row.quote_id => q,
+                _ => self.get(&row.quote_id).await?,
+            };
+            files.push(HistoryFile {
+                quote: quote.clone(),
+                index: row.idx as usize,
+                cid: row.cid,
+            });
+            last = Some(quote);
+        }
+        Ok((total.div_ceil(page_size.max(1)), files))
     }
+}
+
+/// One uploaded file in an owner's history.
+#[derive(Debug, Clone)]
+pub struct HistoryFile {
+    pub quote: Quote,
+    pub index: usize,
+    /// Its CID, once received (the built-in storage).
+    pub cid: Option<String>,
 }
 
 async fn txn_exec(

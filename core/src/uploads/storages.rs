@@ -62,12 +62,58 @@ pub fn configured(config: &Config) -> Vec<StorageOffer> {
                     })
                 })
                 .collect();
+            // A free storage takes any chain; clients (uploader-ui-lib, uploader.js' example)
+            // still need a non-empty list to let the user's network through.
+            let payment = if s.price_per_gib_month.is_empty() {
+                free_payment_options(config)
+            } else {
+                payment
+            };
             StorageOffer {
                 kind: s.kind.clone(),
                 description: s.description.clone(),
                 payment,
                 microservice_url: None,
             }
+        })
+        .collect()
+}
+
+/// What a free storage lists as payment options: every configured chain with its tokens, or,
+/// with no chain configured, the list the legacy free IPFS storage service (dbs_ipfs)
+/// registered: Ethereum (WETH) and Polygon (WMATIC).
+fn free_payment_options(config: &Config) -> Vec<PaymentOption> {
+    if config.chains.is_empty() {
+        return vec![
+            PaymentOption {
+                chain_id: "1".into(),
+                accepted_tokens: vec![AcceptedToken {
+                    title: "WETH".into(),
+                    value: "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2".into(),
+                }],
+            },
+            PaymentOption {
+                chain_id: "137".into(),
+                accepted_tokens: vec![AcceptedToken {
+                    title: "WMATIC".into(),
+                    value: "0x0d500B1d8E8eF31E21C99d1Db9A6444d3ADf1270".into(),
+                }],
+            },
+        ];
+    }
+    config
+        .chains
+        .iter()
+        .map(|chain| PaymentOption {
+            chain_id: chain.chain_id.to_string(),
+            accepted_tokens: chain
+                .tokens
+                .iter()
+                .map(|t| AcceptedToken {
+                    title: t.symbol.clone(),
+                    value: checksummed(&t.address),
+                })
+                .collect(),
         })
         .collect()
 }

@@ -329,7 +329,10 @@ async fn providers_and_replication_profiles() {
     assert_eq!(status, 200, "{created}");
     let key = created["key"].as_str().unwrap();
     assert_eq!(key.len(), 36, "a UUID shown once");
-    assert_eq!(created["allow_self_service"], false, "off unless asked for");
+    assert_eq!(
+        created["allow_self_service"], true,
+        "on unless asked otherwise"
+    );
     assert_eq!(
         ddm.post("/providers", json!({"actor_id": "f01963614"}))
             .await

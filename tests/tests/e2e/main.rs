@@ -9,6 +9,7 @@ mod crosscheck;
 mod deltadm;
 mod gateway;
 mod graphql_transport;
+mod legacy_clients;
 mod microservices;
 mod quotes;
 mod replications;

@@ -206,7 +206,9 @@ async fn replications_are_selected_made_followed_and_retried() {
     let now_epoch = (chrono::Utc::now().timestamp() - 1_598_306_400) / 30;
     for content in delta.lock().contents.values() {
         let r = &content.request;
-        assert_eq!(r["duration"], 540 * 2880, "the whole duration");
+        // A 540-day dataset with a 3-day delay: Delta takes 540 days counting the delay.
+        assert_eq!(r["duration"], 537 * 2880, "as long as the engine allows");
+        assert_eq!(r["duration_in_days"], 540, "within Delta's cap");
         assert!(
             (r["start_epoch"].as_i64().unwrap() - (now_epoch + 3 * 2880)).abs() <= 4,
             "{r}"
@@ -216,7 +218,7 @@ async fn replications_are_selected_made_followed_and_retried() {
                 r["start_epoch_in_days"].as_i64(),
                 r["duration_in_days"].as_i64()
             ),
-            (Some(3), Some(543))
+            (Some(3), Some(540))
         );
         assert_eq!(r["remove_unsealed_copy"], true, "profile: unsealed false");
         assert_eq!(r["skip_ipni_announce"], false, "profile: indexed true");
@@ -571,7 +573,12 @@ async fn providers_serve_themselves_with_their_key() {
     let delta = DeltaDouble::start().await;
     let app = app(&delta).await;
     dataset(&app, "selfserve", 2, 400, 4, &[]).await;
-    let (_, provider) = post(&app, "/providers", json!({"actor_id": "f05000"})).await;
+    let (_, provider) = post(
+        &app,
+        "/providers",
+        json!({"actor_id": "f05000", "allow_self_service": "off"}),
+    )
+    .await;
     let key = provider["key"].as_str().unwrap().to_string();
     let (_, d) = get(&app, "/datasets").await;
     let id = d[0]["ID"].as_i64().unwrap();
@@ -604,8 +611,16 @@ async fn providers_serve_themselves_with_their_key() {
         ss("/available-contents".into(), Some("wrong".into())).await,
         (401, json!("invalid provider self-service token"))
     );
-    let (status, _) = ss("/available-contents".into(), Some(key.clone())).await;
-    assert_eq!(status, 403, "self-service is off until enabled");
+    assert_eq!(
+        ss("/available-contents".into(), Some(key.clone())).await,
+        (
+            401,
+            json!(
+                "provider is not allowed to self-serve, please contact administrator to enable it"
+            )
+        ),
+        "self-service is off until enabled: 401, as upstream"
+    );
     call(
         &app,
         reqwest::Method::PUT,
@@ -830,7 +845,8 @@ async fn the_same_model_in_graphql_with_live_replication_updates() {
     assert_eq!(made.len(), 2);
     assert_eq!(
         made[0]["endEpoch"].as_i64().unwrap() - made[0]["startEpoch"].as_i64().unwrap(),
-        540 * 2880
+        537 * 2880,
+        "540 days less the 3-day delay Delta counts in its cap"
     );
     // Updates arrive as the worker hands the deals over and the engine answers.
     let mut seen_engine_id = false;
@@ -960,6 +976,7 @@ async fn a_submission_interrupted_by_a_crash_is_failed_not_sent_twice() {
             piece_cid: None,
             num_deals: 1,
             delay_days: 3,
+            end_advance_days: 0,
             self_service: false,
             located_only: false,
         },

@@ -8,7 +8,7 @@ pub mod upload;
 use axum::{
     Json, Router,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -17,18 +17,57 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(storages::list))
-        .route("/getQuote", axum::routing::post(quotes::create))
-        .route("/register", axum::routing::post(register::register))
-        .route("/getStatus", get(quotes::status).post(quotes::status))
-        .route("/getLink", get(upload::link).post(upload::link))
-        .route("/getHistory", get(upload::history).post(upload::history))
+        .route("/", get(storages::list).fallback(not_allowed("GET, HEAD")))
+        .route(
+            "/getQuote",
+            post(quotes::create).fallback(not_allowed("POST")),
+        )
+        .route(
+            "/register",
+            post(register::register).fallback(not_allowed("POST")),
+        )
+        .route(
+            "/getStatus",
+            get(quotes::status)
+                .post(quotes::status)
+                .fallback(not_allowed("GET, POST, HEAD")),
+        )
+        .route(
+            "/getLink",
+            get(upload::link)
+                .post(upload::link)
+                .fallback(not_allowed("GET, POST, HEAD")),
+        )
+        .route(
+            "/getHistory",
+            get(upload::history)
+                .post(upload::history)
+                .fallback(not_allowed("GET, POST, HEAD")),
+        )
         .route(
             "/upload",
-            axum::routing::post(upload::upload)
+            post(upload::upload)
+                .fallback(not_allowed("POST"))
                 // Files are bounded by their quoted lengths while they stream.
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
+}
+
+/// A method the route does not take: 405 with Django REST framework's body, as upstream.
+fn not_allowed(
+    allow: &'static str,
+) -> impl Fn(http::Method) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move |method: http::Method| {
+        let mut response = Reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({ "detail": format!("Method \"{method}\" not allowed.") }),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+        std::future::ready(response)
+    }
 }
 
 /// A DBS answer: a status and a JSON body (often a bare JSON string).

@@ -47,20 +47,29 @@ pub fn upload_error(e: UploadError) -> Reply {
     }
 }
 
-/// The quote id, then nonce and signature, in the order upstream checked them.
-fn signed_params(query: SignedQuery) -> Result<(String, String, String), Reply> {
-    let quote_id = query
+/// The quote id of a signed request: none, or one that cannot be a quote's, is an unknown
+/// quote (404), which upstream answered before looking at the other parameters.
+fn quote_param(query: &SignedQuery) -> Result<String, Reply> {
+    query
         .quote_id
+        .clone()
         .filter(|q| !q.is_empty() && q.len() <= 64)
-        .ok_or_else(|| Reply::message(StatusCode::NOT_FOUND, "Quote does not exist."))?;
+        .ok_or_else(|| Reply::message(StatusCode::NOT_FOUND, "Quote does not exist."))
+}
+
+/// The nonce and signature of a signed request, checked after the quote was found.
+fn signature_params(query: SignedQuery) -> Result<(String, String), Reply> {
     match (query.nonce, query.signature) {
-        (Some(n), Some(s)) if !n.is_empty() && !s.is_empty() => Ok((quote_id, n, s)),
+        (Some(n), Some(s)) if !n.is_empty() && !s.is_empty() => Ok((n, s)),
         _ => Err(Reply::message(
             StatusCode::BAD_REQUEST,
             "Missing query parameters.",
         )),
     }
 }
+
+/// Largest `pageSize` of getHistory (uploader-ui-lib asks for 1000).
+const MAX_HISTORY_PAGE: u64 = 1000;
 
 /// Form overhead allowed on top of a quote's bytes when draining a refused upload.
 const FORM_OVERHEAD: u64 = 1 << 20;
@@ -96,7 +105,7 @@ async fn accept(
     let services = &app.services;
     let max_drain = services.config.http.max_refused_body_drain_bytes;
     let refuse = |drain: u64| move |reply: Reply| Refused { reply, drain };
-    let (quote_id, nonce, signature) = signed_params(query).map_err(refuse(max_drain))?;
+    let quote_id = quote_param(&query).map_err(refuse(max_drain))?;
     let limit = services.config.dbs.max_total_bytes.saturating_add(16 << 20);
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
@@ -118,6 +127,7 @@ async fn accept(
         .total_bytes
         .saturating_add(FORM_OVERHEAD)
         .min(max_drain);
+    let (nonce, signature) = signature_params(query).map_err(refuse(drain))?;
     let claim = services
         .quotes
         .begin_upload(&quote_id, &nonce, &signature)
@@ -228,13 +238,14 @@ pub async fn link(
     State(app): State<AppState>,
     Query(query): Query<SignedQuery>,
 ) -> Result<Reply, Reply> {
-    let (quote_id, nonce, signature) = signed_params(query)?;
+    let quote_id = quote_param(&query)?;
     let quote = app
         .services
         .quotes
         .get(&quote_id)
         .await
         .map_err(quote_error)?;
+    let (nonce, signature) = signature_params(query)?;
     verify_owner(&app.services.db, &quote, &nonce, &signature)
         .await
         .map_err(upload_error)?;
@@ -299,7 +310,13 @@ pub async fn history(
         }
     };
     let page = number(q.page, 1)?;
-    let page_size = number(q.page_size, 25)?.min(1000);
+    let page_size = number(q.page_size, 25)?;
+    if page_size > MAX_HISTORY_PAGE {
+        return Err(Reply::message(
+            StatusCode::BAD_REQUEST,
+            &format!("pageSize must be at most {MAX_HISTORY_PAGE}."),
+        ));
+    }
     let offered = app
         .services
         .quotes
@@ -333,15 +350,17 @@ pub async fn history(
             Err(e) => Err(remote_error(e)),
         };
     }
-    let (max_pages, quotes) = app
+    let (max_pages, files) = app
         .services
         .quotes
         .history(&user, &storage, page, page_size)
         .await
         .map_err(quote_error)?;
-    let data: Vec<Value> = quotes
+    // A row per file, as the legacy storage services listed them; the UI shows its `cid`.
+    let data: Vec<Value> = files
         .into_iter()
-        .map(|q| {
+        .map(|f| {
+            let q = f.quote;
             serde_json::json!({
                 "type": q.storage,
                 "quoteId": q.id,
@@ -352,7 +371,7 @@ pub async fn history(
                 "tokenAddress": q.token_address.to_checksum(None),
                 "tokenAmount": q.token_amount.to_string(),
                 "approveAddress": q.approve_address.to_checksum(None),
-                "link": q.link.as_deref().and_then(|l| serde_json::from_str::<Value>(l).ok()),
+                "cid": f.cid,
             })
         })
         .collect();

@@ -101,23 +101,37 @@ async fn require_operator(State(app): State<AppState>, request: Request, next: N
     }
 }
 
-/// wharf's version and the deal engine's, asked now (upstream captured it once at start).
-/// An engine that does not answer is reported, not hidden: 503.
+/// wharf's version and the deal engine's, asked now (upstream captured them once at start and
+/// refused to start without the engine). Always 200: the delta-dm CLI calls this before every
+/// command, and listing datasets must not need the engine. An engine that does not answer
+/// within 5 s leaves `delta_info` and `uuid` empty and is named in `delta_error`.
 async fn health(State(app): State<AppState>) -> Response {
     let ddm = json!({"commit": option_env!("WHARF_COMMIT").unwrap_or("unknown"), "version": env!("CARGO_PKG_VERSION")});
     let engine = match &app.services.deal_engine {
-        None => Ok(json!({"commit": "", "version": ""})),
-        Some(engine) => engine
-            .node_info()
-            .await
-            .map(|(commit, version)| json!({"commit": commit, "version": version})),
-    };
-    match engine {
-        Ok(delta) => {
-            Json(json!({"uuid": "", "ddm_info": ddm, "delta_info": delta})).into_response()
+        None => Err("no deal engine is configured".to_string()),
+        Some(engine) => {
+            match tokio::time::timeout(std::time::Duration::from_secs(5), engine.node_info()).await
+            {
+                Ok(Ok(info)) => Ok(info),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("the deal engine did not answer within 5 s".to_string()),
+            }
         }
-        Err(e) => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
-    }
+    };
+    let body = match engine {
+        Ok(info) => json!({
+            "uuid": info.uuid,
+            "ddm_info": ddm,
+            "delta_info": {"commit": info.commit, "version": info.version},
+        }),
+        Err(error) => json!({
+            "uuid": "",
+            "ddm_info": ddm,
+            "delta_info": {"commit": "", "version": ""},
+            "delta_error": error,
+        }),
+    };
+    Json(body).into_response()
 }
 
 /// RFC 3339 of a Unix-milliseconds time, as gorm models serialise their timestamps.

@@ -88,7 +88,8 @@ struct NewProvider {
 
 async fn create(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let body: NewProvider = parse(read_json(body, 64 * 1024).await?)?;
-    let allow = switch(&body.allow_self_service)?.unwrap_or(false);
+    // Self-service is on unless asked otherwise, as delta-dm providers are in practice.
+    let allow = switch(&body.allow_self_service)?.unwrap_or(true);
     let (created, key) = providers::create(
         &app.services.db,
         &body.actor_id,
@@ -115,10 +116,12 @@ async fn update(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let change: Change = parse(read_json(body, 64 * 1024).await?)?;
+    // The delta-dm CLI sends `"actor_name": ""` when no name is given: keep the name.
+    let name = change.actor_name.as_deref().filter(|n| !n.is_empty());
     let updated = providers::update(
         &app.services.db,
         &actor_id,
-        change.actor_name.as_deref(),
+        name,
         switch(&change.allow_self_service)?,
     )
     .await?;

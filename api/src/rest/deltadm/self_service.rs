@@ -31,12 +31,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/self-service/telemetry/{cid}", put(telemetry))
 }
 
-/// The provider whose key is in `X-DELTA-AUTH`; refusals are bare JSON strings (401/403).
+/// The provider whose key is in `X-DELTA-AUTH`; refusals are bare JSON strings, all 401 as
+/// upstream (a provider not allowed to self-serve included).
 async fn provider_of(app: &AppState, headers: &HeaderMap) -> Result<provider::Model, Response> {
     let key = headers.get("x-delta-auth").and_then(|v| v.to_str().ok());
     providers::by_key(&app.services.db, key).await.map_err(|e| {
         let status = match e {
-            SelfServiceError::NotAllowed => StatusCode::FORBIDDEN,
             SelfServiceError::Db(db) => {
                 tracing::error!(error = %db, "self-service lookup failed");
                 return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
@@ -77,6 +77,7 @@ async fn one_deal(
             piece_cid,
             num_deals: 1,
             delay_days: delay,
+            end_advance_days: advance,
             self_service: true,
             located_only: false,
         },
@@ -157,10 +158,13 @@ async fn available(
         piece_cid: None,
         num_deals: limit,
         delay_days: 3,
+        end_advance_days: 0,
         self_service: true,
         located_only: true,
     };
     match replications::candidates(&app.services.db, &request).await {
+        // Nothing available is `null`, as upstream (a nil Go slice).
+        Ok(found) if found.is_empty() => Json(Value::Null).into_response(),
         Ok(found) => Json(Value::Array(
             found
                 .iter()

@@ -11,7 +11,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use wharf_core::{
     auth::secret_matches,
-    ledger::{EntryKind, LedgerError, positive_amount, token::is_well_formed},
+    ledger::{EntryKind, LedgerError, positive_amount, token::is_acceptable},
 };
 
 use crate::{
@@ -130,7 +130,7 @@ async fn prices(State(app): State<AppState>) -> Json<Value> {
 
 /// Unknown tokens have a zero balance, as in the legacy service.
 async fn balance(State(app): State<AppState>, Path(token): Path<String>) -> ApiResult {
-    let balance = if is_well_formed(&token) {
+    let balance = if is_acceptable(&token) {
         app.services.ledger.balance(&token).await?.unwrap_or(0)
     } else {
         0
@@ -143,8 +143,11 @@ async fn redeem(State(app): State<AppState>, Path(token): Path<String>, body: Bo
     let Some(code) = body.get("promocode").and_then(Value::as_str) else {
         return Err(TokenApiError::BadRequest);
     };
-    if !is_well_formed(&token) {
-        return Err(TokenApiError::RedeemRefused);
+    // Any token is taken on, as the legacy ledger upserted (tokens of a migrated database).
+    match app.services.ledger.adopt(&token).await {
+        Ok(()) => {}
+        Err(LedgerError::UnknownToken) => return Err(TokenApiError::RedeemRefused),
+        Err(e) => return Err(e.into()),
     }
     match app.services.ledger.redeem(&token, code).await {
         Ok(_) => ok_status(StatusCode::CREATED),
@@ -160,7 +163,7 @@ async fn deposit(
     body: Body,
 ) -> ApiResult {
     let bytes = authorised_amount(&app, &headers, body).await?;
-    known_token(&token)?;
+    app.services.ledger.adopt(&token).await?;
     app.services
         .ledger
         .credit(&token, bytes, EntryKind::Deposit, None)
@@ -175,20 +178,12 @@ async fn withdraw(
     body: Body,
 ) -> ApiResult {
     let bytes = authorised_amount(&app, &headers, body).await?;
-    known_token(&token)?;
+    app.services.ledger.adopt(&token).await?;
     app.services
         .ledger
         .debit(&token, bytes, EntryKind::Withdraw, None)
         .await?;
     ok_status(StatusCode::OK)
-}
-
-fn known_token(token: &str) -> Result<(), TokenApiError> {
-    if is_well_formed(token) {
-        Ok(())
-    } else {
-        Err(TokenApiError::UnknownToken)
-    }
 }
 
 /// Checks the `Authentication` header, then reads `{"bytes": N}`.
