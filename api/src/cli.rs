@@ -209,6 +209,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None
     };
     let app = crate::server::router(services.clone());
+    // Users of uploader.js give it this address to approve (README: "With uploader.js").
+    for chain in &services.config.chains {
+        match services.quotes.treasury(chain.chain_id) {
+            Some(treasury) => tracing::info!(
+                chain = chain.chain_id,
+                treasury = %treasury.to_checksum(None),
+                "payments on this chain go to its treasury"
+            ),
+            None => tracing::warn!(
+                chain = chain.chain_id,
+                "no treasury key for this chain: its tokens cannot pay for quotes"
+            ),
+        }
+    }
     tracing::info!(
         address = %local,
         workers_in_process = workers,

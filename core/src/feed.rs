@@ -39,11 +39,13 @@ impl Topic {
 }
 
 /// One change: a record of `topic` named by `key`. An empty key means "anything of this
-/// topic may have changed" (also sent after the feed itself lost messages).
+/// topic may have changed" (also sent after the feed itself lost messages). `value` carries
+/// the record's new value when the writer knows it (a balance), so subscribers need not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub topic: Topic,
     pub key: String,
+    pub value: Option<i64>,
 }
 
 impl Change {
@@ -103,14 +105,21 @@ impl ChangeFeed {
     /// Announces a committed change. Never fails the caller: a change that cannot be
     /// announced is logged, and subscribers still see it on their next change or resync.
     pub async fn publish(&self, topic: Topic, key: &str) {
+        self.publish_value(topic, key, None).await
+    }
+
+    /// Announces a committed change and the record's new value.
+    pub async fn publish_value(&self, topic: Topic, key: &str, value: Option<i64>) {
         let change = Change {
             topic,
             key: key.to_string(),
+            value,
         };
         // No receivers is not an error: nobody is subscribed.
         let _ = self.inner.local.send(change);
         if let Some(db) = &self.inner.postgres {
-            let payload = format!("{}|{}|{}", self.inner.origin, topic.as_str(), key);
+            let value = value.map(|v| v.to_string()).unwrap_or_default();
+            let payload = format!("{}|{}|{value}|{key}", self.inner.origin, topic.as_str());
             let sent = db
                 .execute_raw(sea_orm::Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -130,18 +139,21 @@ impl ChangeFeed {
     }
 }
 
-/// Waits for the next change of (`topic`, `key`) on `changes`. A receiver that fell behind
-/// takes that as a change (it cannot know what it missed). `None` when the feed is gone.
+/// Waits for the next change of (`topic`, `key`) on `changes`, with the new value when the
+/// writer gave it. A receiver that fell behind takes that as a change of unknown value (it
+/// cannot know what it missed). `None` when the feed is gone.
 pub async fn next_change(
     changes: &mut broadcast::Receiver<Change>,
     topic: Topic,
     key: &str,
-) -> Option<()> {
+) -> Option<Option<i64>> {
     loop {
         match changes.recv().await {
-            Ok(change) if change.concerns(topic, key) => return Some(()),
+            Ok(change) if change.concerns(topic, key) => {
+                return Some(change.value.filter(|_| !change.key.is_empty()));
+            }
             Ok(_) => continue,
-            Err(broadcast::error::RecvError::Lagged(_)) => return Some(()),
+            Err(broadcast::error::RecvError::Lagged(_)) => return Some(None),
             Err(broadcast::error::RecvError::Closed) => return None,
         }
     }
@@ -167,9 +179,9 @@ async fn listen(pool: sea_orm::sqlx::PgPool, local: broadcast::Sender<Change>, o
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
-                    let mut parts = notification.payload().splitn(3, '|');
-                    let (Some(from), Some(topic), Some(key)) =
-                        (parts.next(), parts.next(), parts.next())
+                    let mut parts = notification.payload().splitn(4, '|');
+                    let (Some(from), Some(topic), Some(value), Some(key)) =
+                        (parts.next(), parts.next(), parts.next(), parts.next())
                     else {
                         continue;
                     };
@@ -180,6 +192,7 @@ async fn listen(pool: sea_orm::sqlx::PgPool, local: broadcast::Sender<Change>, o
                         let _ = local.send(Change {
                             topic,
                             key: key.to_string(),
+                            value: value.parse().ok(),
                         });
                     }
                 }
@@ -201,6 +214,7 @@ fn resync(local: &broadcast::Sender<Change>) {
         let _ = local.send(Change {
             topic,
             key: String::new(),
+            value: None,
         });
     }
 }

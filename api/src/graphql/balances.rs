@@ -335,7 +335,16 @@ impl BalanceSubscription {
                 let mut current = current;
                 if last.is_some() {
                     loop {
-                        next_change(&mut changes, Topic::Balance, &token).await?;
+                        // The writer's new balance when it gave one, else read it.
+                        if let Some(balance) =
+                            next_change(&mut changes, Topic::Balance, &token).await?
+                        {
+                            if Some(balance) != last {
+                                current = balance;
+                                break;
+                            }
+                            continue;
+                        }
                         match services.ledger.balance(&token).await {
                             Ok(Some(b)) if Some(b) != last => {
                                 current = b;

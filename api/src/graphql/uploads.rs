@@ -399,7 +399,7 @@ impl UploadSubscription {
                     let changed = match watch.ask_every {
                         Some(every) => tokio::select! {
                             c = next_change(&mut watch.changes, Topic::Quote, &watch.id) => c,
-                            () = tokio::time::sleep(every) => Some(()),
+                            () = tokio::time::sleep(every) => Some(None),
                         },
                         None => next_change(&mut watch.changes, Topic::Quote, &watch.id).await,
                     };

@@ -84,14 +84,16 @@ impl Ledger {
         Self { db, feed }
     }
 
-    /// Announces a balance change to subscribers once it is committed.
-    async fn announce<T>(
+    /// Announces a balance change, with the new balance, to subscribers once committed.
+    async fn announce(
         &self,
         token: &str,
-        result: Result<T, LedgerError>,
-    ) -> Result<T, LedgerError> {
-        if result.is_ok() {
-            self.feed.publish(crate::feed::Topic::Balance, token).await;
+        result: Result<i64, LedgerError>,
+    ) -> Result<i64, LedgerError> {
+        if let Ok(balance) = &result {
+            self.feed
+                .publish_value(crate::feed::Topic::Balance, token, Some(*balance))
+                .await;
         }
         result
     }

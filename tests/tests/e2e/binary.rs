@@ -368,7 +368,7 @@ async fn secrets_never_reach_the_logs() {
         .unwrap();
     let quote_id = quote["quoteId"].as_str().unwrap();
     for (i, path) in ["/upload", "/getLink"].into_iter().enumerate() {
-        let n = (chrono::Utc::now().timestamp_millis() + i as i64).to_string();
+        let n = (chrono::Utc::now().timestamp_millis() + 60_000 * i as i64).to_string();
         let signature = wallet.personal_sign(signed_text(quote_id, &n).as_bytes());
         secrets.push(signature.clone());
         let url = format!("{base}{path}?quoteId={quote_id}&nonce={n}&signature={signature}");
@@ -384,7 +384,22 @@ async fn secrets_never_reach_the_logs() {
                 .await
                 .unwrap()
         } else {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let status: Value = client
+                    .get(format!("{base}/getStatus?quoteId={quote_id}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if status["status"] == 400 {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{status}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             client.get(url).send().await.unwrap()
         };
         assert!(

@@ -137,7 +137,7 @@ async fn uploader_js_uploads_to_free_priced_and_microservice_storages() {
     assert_eq!(free["history"]["data"][0]["cid"], cid.as_str(), "{free}");
 
     // A priced built-in storage: uploader.js approves the address given to its constructor,
-    // which must be the treasury (README: "Paying with uploader.js").
+    // which must be the treasury (README: "With uploader.js").
     let user = chain::signer(6).address();
     let paid = uploader_js(
         &app,
