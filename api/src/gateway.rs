@@ -4,16 +4,15 @@
 use std::{collections::HashSet, sync::Arc};
 
 use axum::{
-    Router,
     body::Body,
     extract::{Path, Query, State},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_content::{Cid, car, dagpb};
 use wharf_core::{
     content::{BlockKind, ContentError, ContentStore, WalkError, classify},
@@ -22,19 +21,29 @@ use wharf_core::{
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ipfs/{cid}", get(serve))
-        .route("/ipfs/{cid}/{*path}", get(serve_path))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(serve))
+        .routes(routes!(serve_path))
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GatewayQuery {
+    /// `raw` (the block) or `car` (a CAR v1); wins over `Accept`
+    /// (`application/vnd.ipld.raw`, `application/vnd.ipld.car`). Neither: the file's bytes.
     format: Option<String>,
+    /// What a CAR holds: `block`, `entity` or `all` (default).
     #[serde(rename = "dag-scope")]
     dag_scope: Option<String>,
+    /// Names the download (`Content-Disposition`).
     filename: Option<String>,
 }
+
+/// Bytes of any kind, for the document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(pub Vec<u8>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -97,6 +106,38 @@ impl From<WalkError> for GatewayError {
     }
 }
 
+/// Content by CID, trustless
+///
+/// A raw block (`?format=raw`), a CAR v1 in depth-first order without duplicates
+/// (`?format=car`, `dag-scope`), or the bytes of a UnixFS file. `HEAD` gives the same headers.
+#[utoipa::path(
+    method(get, head),
+    path = "/ipfs/{cid}",
+    operation_id = "ipfs",
+    tag = "gateway",
+    params(("cid" = String, Path, description = "A CID of a stored block"), GatewayQuery),
+    responses(
+        (status = 200, description = "The block, the CAR or the file's bytes (`HEAD`: the headers only)",
+            content(
+                (Binary = "application/vnd.ipld.raw"),
+                (Binary = "application/vnd.ipld.car"),
+                (Binary = "application/octet-stream"),
+            ),
+            headers(
+                ("Etag" = String),
+                ("X-Ipfs-Path" = String),
+                ("X-Ipfs-Roots" = String),
+                ("Cache-Control" = String, description = "`public, max-age=29030400, immutable`"),
+                ("X-Content-Type-Options" = String, description = "`nosniff`"),
+                ("Content-Disposition" = String, description = "For raw blocks, CARs and `?filename=`"),
+                ("Accept-Ranges" = String, description = "`none` on CARs"),
+            )),
+        (status = 400, description = "A malformed CID, `format` or `dag-scope`", body = String),
+        (status = 404, description = "The block is not stored here", body = String),
+        (status = 500, description = "Internal error", body = String),
+        (status = 501, description = "A directory or non-UnixFS node asked for as bytes, or a codec other than raw or dag-pb asked to be walked", body = String),
+    )
+)]
 async fn serve(
     State(app): State<AppState>,
     Path(cid): Path<String>,
@@ -108,6 +149,42 @@ async fn serve(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Content by CID and path
+///
+/// As `/ipfs/{cid}`, for what `path` names inside a UnixFS directory (it may hold slashes).
+#[utoipa::path(
+    method(get, head),
+    // axum's catch-all; the document names it `{path}` (see `openapi::finish`).
+    path = "/ipfs/{cid}/{*path}",
+    operation_id = "ipfsPath",
+    tag = "gateway",
+    params(
+        ("cid" = String, Path, description = "The CID of a UnixFS directory"),
+        ("path" = String, Path, description = "Names inside the directory, `/`-separated"),
+        GatewayQuery,
+    ),
+    responses(
+        (status = 200, description = "The block, the CAR or the file's bytes (`HEAD`: the headers only)",
+            content(
+                (Binary = "application/vnd.ipld.raw"),
+                (Binary = "application/vnd.ipld.car"),
+                (Binary = "application/octet-stream"),
+            ),
+            headers(
+                ("Etag" = String),
+                ("X-Ipfs-Path" = String),
+                ("X-Ipfs-Roots" = String),
+                ("Cache-Control" = String, description = "`public, max-age=29030400, immutable`"),
+                ("X-Content-Type-Options" = String, description = "`nosniff`"),
+                ("Content-Disposition" = String, description = "For raw blocks, CARs and `?filename=`"),
+                ("Accept-Ranges" = String, description = "`none` on CARs"),
+            )),
+        (status = 400, description = "A malformed CID, `format` or `dag-scope`, or `format=raw` with a path", body = String),
+        (status = 404, description = "The block, or a name on the path, is not stored here", body = String),
+        (status = 500, description = "Internal error", body = String),
+        (status = 501, description = "A directory or non-UnixFS node asked for as bytes, or a codec other than raw or dag-pb asked to be walked", body = String),
+    )
+)]
 async fn serve_path(
     State(app): State<AppState>,
     Path((cid, path)): Path<(String, String)>,

@@ -5,6 +5,7 @@ pub mod gateway;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod rest;
 pub mod server;
 pub mod state;

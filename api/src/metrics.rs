@@ -22,6 +22,19 @@ pub fn handle() -> PrometheusHandle {
     }
 }
 
+/// Prometheus metrics
+///
+/// `wharf_http_requests_total`, `wharf_http_request_duration_seconds` (by method, route,
+/// status), `wharf_jobs_total` (by queue, outcome), `wharf_job_duration_seconds`,
+/// `wharf_db_statements_total`, `wharf_graphql_subscriptions_open`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String,
+        content_type = "text/plain; version=0.0.4"))
+)]
 pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     use std::sync::atomic::Ordering;
     let services = &app.services;

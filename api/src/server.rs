@@ -2,19 +2,22 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    Router, middleware,
+    Json, Router, middleware,
+    response::IntoResponse,
     routing::{get, post},
 };
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
 use tower_http::{
     cors::{AllowOrigin, Any, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::services::Services;
 
 use crate::{
-    gateway, graphql, health, metrics, rest,
+    gateway, graphql, health, metrics, openapi, rest,
     state::{App, AppState},
     streaming,
 };
@@ -39,15 +42,23 @@ pub fn router(services: Arc<Services>) -> Router {
         graphql_routes = graphql_routes.route("/graphql", get(graphql::http::graphiql));
     }
 
-    Router::new()
-        .merge(graphql_routes)
+    // REST routes are mounted and documented by the same registrations.
+    let (rest_routes, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(rest::webcore::token::router())
         .merge(gateway::router())
         .merge(rest::dbs::router())
         .merge(rest::deltadm::router(state.clone()))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
+        .merge(rest::provider::router())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::render))
+        .split_for_parts();
+
+    Router::new()
+        .merge(graphql_routes)
+        .merge(rest_routes)
+        .merge(openapi::router(openapi::finish(doc)))
+        .fallback(no_route)
         .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
         // Uploads are bounded by their progress, everything else by the request timeout.
@@ -73,6 +84,16 @@ pub fn router(services: Arc<Services>) -> Router {
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// No route has this path: 404, marked so that a route's own 404 (an unknown quote, a block
+/// not stored) can be told apart from it.
+async fn no_route() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(HeaderName::from_static("x-wharf-route"), "none")],
+        Json(serde_json::json!({"error": "no such route"})),
+    )
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -79,6 +79,7 @@ pub struct Config {
     pub storages: Vec<StorageConfig>,
     pub dbs: DbsConfig,
     pub filecoin: FilecoinConfig,
+    pub provider: ProviderConfig,
     #[serde(skip)]
     pub admin_api_key: Option<Secret>,
     #[serde(skip)]
@@ -205,6 +206,18 @@ pub struct ChainConfig {
     pub tokens: Vec<TokenConfig>,
     #[serde(skip)]
     pub treasury_key: Option<Secret>,
+    /// File holding the Ocean Provider's key on this chain (`WHARF_PROVIDER_KEY_<chain_id>` in
+    /// the environment instead); without one, the provider's default key serves the chain.
+    #[serde(default)]
+    pub provider_key_file: Option<std::path::PathBuf>,
+    /// Ocean's ERC721Factory on this chain: decrypt checks a data NFT was deployed by it.
+    #[serde(default)]
+    pub ocean_factory: Option<String>,
+    /// The token provider fees are asked in (none: fees are 0).
+    #[serde(default)]
+    pub provider_fee_token: Option<String>,
+    #[serde(skip)]
+    pub provider_key: Option<Secret>,
 }
 
 fn default_confirmations() -> u64 {
@@ -240,6 +253,56 @@ pub struct DbsConfig {
     pub max_total_bytes: u64,
     /// Longest storage duration a quote may ask for, in seconds.
     pub max_duration_secs: u64,
+}
+
+/// The Ocean Provider family (data services, later compute).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// File of the provider's default key (all chains without their own). Relative paths are
+    /// in the data directory; created with a fresh key on first start when missing.
+    pub key_file: PathBuf,
+    /// An Aquarius-compatible metadata cache DDOs are read from when wharf's own registry
+    /// does not have them (`GET {url}/api/aquarius/assets/ddo/{did}`).
+    pub aquarius_url: Option<String>,
+    /// How long a DDO read from that cache is kept before it is asked again.
+    pub ddo_cache_secs: u64,
+    /// Addresses allowed to use `decrypt` (empty: anyone with a valid signature).
+    pub authorized_decrypters: Vec<String>,
+    /// Files up to this size get a checksum in fileinfo.
+    pub max_checksum_bytes: u64,
+    /// IPFS gateway for `ipfs` files wharf does not hold itself.
+    pub ipfs_gateway: String,
+    /// Arweave gateway for `arweave` files.
+    pub arweave_gateway: String,
+    /// Networks that outgoing fetches may reach although they are not public (CIDRs such as
+    /// "10.0.0.0/8"); none by default.
+    pub allow_private_networks: Vec<String>,
+    /// Seconds an outgoing fetch may take to answer.
+    pub fetch_timeout_secs: u64,
+    /// Redirects an outgoing fetch follows (each hop checked again).
+    pub max_redirects: usize,
+    /// The default key from `WHARF_PROVIDER_KEY` (or `_FILE`), over `key_file`.
+    #[serde(skip)]
+    pub key: Option<Secret>,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            key_file: PathBuf::from("provider.key"),
+            aquarius_url: None,
+            ddo_cache_secs: 60,
+            authorized_decrypters: Vec::new(),
+            max_checksum_bytes: 5 * 1024 * 1024,
+            ipfs_gateway: "https://ipfs.io/".into(),
+            arweave_gateway: "https://arweave.net/".into(),
+            allow_private_networks: Vec::new(),
+            fetch_timeout_secs: 10,
+            max_redirects: 5,
+            key: None,
+        }
+    }
 }
 
 /// Filecoin datasets and deals.
@@ -327,6 +390,7 @@ impl Default for Config {
                 price_per_gib_month: Default::default(),
             }],
             dbs: DbsConfig::default(),
+            provider: ProviderConfig::default(),
             filecoin: FilecoinConfig::default(),
             admin_api_key: None,
             webcore_secret: None,
@@ -447,7 +511,16 @@ impl Config {
         config.admin_api_key = read_secret(&env, "WHARF_ADMIN_API_KEY")?;
         config.webcore_secret = read_secret(&env, "WHARF_WEBCORE_SECRET")?;
         config.filecoin.deal_engine_token = read_secret(&env, "WHARF_DEAL_ENGINE_TOKEN")?;
+        config.provider.key = read_secret(&env, "WHARF_PROVIDER_KEY")?;
         for chain in &mut config.chains {
+            chain.provider_key =
+                match read_secret(&env, &format!("WHARF_PROVIDER_KEY_{}", chain.chain_id))? {
+                    Some(key) => Some(key),
+                    None => match &chain.provider_key_file {
+                        Some(path) => Some(read_key_file(path)?),
+                        None => None,
+                    },
+                };
             chain.treasury_key =
                 match read_secret(&env, &format!("WHARF_TREASURY_KEY_{}", chain.chain_id))? {
                     Some(key) => Some(key),
@@ -719,9 +792,14 @@ fn is_reserved_env(key: &str) -> bool {
     key == "CONFIG"
         || key.starts_with("TREASURY_KEY_")
         || key.starts_with("PROVIDER_KEY_")
-        || ["ADMIN_API_KEY", "WEBCORE_SECRET", "DEAL_ENGINE_TOKEN"]
-            .iter()
-            .any(|secret| key == *secret || key.strip_suffix("_FILE") == Some(secret))
+        || [
+            "ADMIN_API_KEY",
+            "WEBCORE_SECRET",
+            "DEAL_ENGINE_TOKEN",
+            "PROVIDER_KEY",
+        ]
+        .iter()
+        .any(|secret| key == *secret || key.strip_suffix("_FILE") == Some(secret))
         || key.starts_with("TEST_")
         || key == "BIN"
 }
@@ -872,6 +950,14 @@ fn parse_env_value(value: &str) -> figment::value::Value {
         return Value::from(n);
     }
     Value::from(value.to_string())
+}
+
+fn read_key_file(path: &std::path::Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+        name: path.display().to_string(),
+        source,
+    })?;
+    Ok(Secret::new(text.trim().to_string()))
 }
 
 fn read_secret(

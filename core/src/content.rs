@@ -374,6 +374,65 @@ impl ContentStore {
     }
 }
 
+/// The bytes of a file, leaf after leaf.
+pub type FileStream = std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+impl ContentStore {
+    /// A UnixFS file (or raw block) this store holds: its size and its bytes, read block by
+    /// block as the stream is polled (memory stays at one block). `None` when the root block
+    /// is not here; a missing or foreign block later ends the stream with an error.
+    pub async fn open_file(&self, cid: &Cid) -> Result<Option<(u64, FileStream)>, ContentError> {
+        let Some(root) = self.block(cid).await? else {
+            return Ok(None);
+        };
+        let size = match classify(cid, &root) {
+            Ok(BlockKind::Raw) => root.len() as u64,
+            Ok(BlockKind::File { .. }) => unixfs_filesize(&root).unwrap_or(0),
+            _ => return Ok(None),
+        };
+        let store = self.clone();
+        let stack: Vec<(Cid, Option<Bytes>)> = vec![(*cid, Some(root))];
+        let stream = futures::stream::unfold(Some((store, stack)), |state| async move {
+            let (store, mut stack) = state?;
+            while let Some((cid, known)) = stack.pop() {
+                let block = match known {
+                    Some(b) => b,
+                    None => match store.block(&cid).await {
+                        Ok(Some(b)) => b,
+                        _ => {
+                            let e = std::io::Error::other(format!("block {cid} missing"));
+                            return Some((Err(e), None));
+                        }
+                    },
+                };
+                match classify(&cid, &block) {
+                    Ok(BlockKind::Raw) => return Some((Ok(block), Some((store, stack)))),
+                    Ok(BlockKind::File { children, inline }) => {
+                        stack.extend(children.into_iter().rev().map(|c| (c, None)));
+                        if let Some(data) = inline.filter(|d| !d.is_empty()) {
+                            return Some((Ok(Bytes::from(data)), Some((store, stack))));
+                        }
+                    }
+                    _ => {
+                        let e = std::io::Error::other(format!("{cid} is not part of a file"));
+                        return Some((Err(e), None));
+                    }
+                }
+            }
+            None
+        });
+        Ok(Some((size, Box::pin(stream))))
+    }
+}
+
+/// The file size a UnixFS file node declares.
+pub fn unixfs_filesize(block: &[u8]) -> Option<u64> {
+    let node = dagpb::decode_node(block).ok()?;
+    let data = dagpb::decode_unixfs(node.data.as_deref()?).ok()?;
+    data.filesize
+        .or_else(|| data.data.as_ref().map(|d| d.len() as u64))
+}
+
 /// What a block is, for walking DAGs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockKind {

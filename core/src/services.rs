@@ -30,6 +30,10 @@ pub enum StartError {
     Queue(#[from] JobError),
     #[error("the treasury key of chain {0} is not a valid hex private key")]
     TreasuryKey(u64),
+    #[error(transparent)]
+    ProviderKey(#[from] crate::provider::keys::KeyError),
+    #[error("provider.allow_private_networks: {0}")]
+    ProviderNetworks(String),
     #[error("cannot seed promocode {code}: {source}")]
     Promocode {
         code: String,
@@ -45,6 +49,8 @@ pub struct Services {
     pub blobs: Blobs,
     pub content: ContentStore,
     pub quotes: QuoteService,
+    /// The Ocean Provider's data services.
+    pub provider: crate::provider::ProviderService,
     pub queue: JobQueue,
     /// Change announcements for subscriptions.
     pub feed: crate::feed::ChangeFeed,
@@ -105,7 +111,15 @@ impl Services {
             Arc::new(crate::filecoin::engine::Delta::new(url, &token))
                 as Arc<dyn crate::filecoin::engine::DealEngine>
         });
+        let provider_keys = crate::provider::keys::ProviderKeys::load(&config)?;
         let config = Arc::new(config);
+        let provider = crate::provider::ProviderService::new(
+            config.clone(),
+            db.clone(),
+            content.clone(),
+            provider_keys,
+        )
+        .map_err(StartError::ProviderNetworks)?;
         let quotes = QuoteService::new(
             config.clone(),
             db.clone(),
@@ -116,6 +130,7 @@ impl Services {
         Ok(Self {
             config,
             quotes,
+            provider,
             db,
             ledger,
             blobs,

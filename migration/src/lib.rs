@@ -7,6 +7,7 @@ mod m20261122_000002_create_quotes;
 mod m20261122_000003_quote_remote;
 mod m20261123_000001_create_datasets;
 mod m20261201_000001_nothing_stranded;
+mod m20261201_000002_provider_assets;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_quote_remote::Migration),
             Box::new(m20261123_000001_create_datasets::Migration),
             Box::new(m20261201_000001_nothing_stranded::Migration),
+            Box::new(m20261201_000002_provider_assets::Migration),
         ]
     }
 }

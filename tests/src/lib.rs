@@ -341,6 +341,9 @@ pub fn ensure_npm_packages() {
             "ganache",
             "solc",
             "@oceanprotocol/uploader",
+            "@oceanprotocol/lib",
+            "ethers5",
+            "eciesjs",
         ]
         .iter()
         .all(|p| js.join("node_modules").join(p).exists());
@@ -355,9 +358,15 @@ pub fn ensure_npm_packages() {
             .open(js.join(".npm-install.lock"))
             .unwrap();
         lock.lock().unwrap();
-        let ready = ["@ipld/car", "ganache", "@oceanprotocol/uploader"]
-            .iter()
-            .all(|p| js.join("node_modules").join(p).exists());
+        let ready = [
+            "@ipld/car",
+            "ganache",
+            "@oceanprotocol/uploader",
+            "@oceanprotocol/lib",
+            "eciesjs",
+        ]
+        .iter()
+        .all(|p| js.join("node_modules").join(p).exists());
         if !ready {
             let status = std::process::Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])

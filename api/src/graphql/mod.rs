@@ -5,6 +5,7 @@ mod datasets;
 pub mod error;
 pub mod http;
 mod operations;
+mod provider;
 pub mod subscriptions;
 mod uploads;
 
@@ -20,6 +21,7 @@ pub struct Query(
     auth::AuthQuery,
     balances::BalanceQuery,
     datasets::DatasetQuery,
+    provider::ProviderQuery,
     uploads::UploadQuery,
 );
 
@@ -29,6 +31,7 @@ pub struct Mutation(
     balances::BalanceMutation,
     datasets::DatasetMutation,
     operations::OperationsMutation,
+    provider::ProviderMutation,
     uploads::UploadMutation,
 );
 

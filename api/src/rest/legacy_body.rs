@@ -24,6 +24,12 @@ impl BodyError {
 
 /// Reads at most `limit` bytes and parses them as JSON.
 pub async fn read_json(body: Body, limit: usize) -> Result<serde_json::Value, BodyError> {
+    let bytes = read_bytes(body, limit).await?;
+    serde_json::from_slice(&bytes).map_err(|_| BodyError::NotJson)
+}
+
+/// Reads at most `limit` bytes.
+pub async fn read_bytes(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
     use http_body_util::BodyExt;
     let collected = http_body_util::Limited::new(body, limit)
         .collect()
@@ -35,5 +41,5 @@ pub async fn read_json(body: Body, limit: usize) -> Result<serde_json::Value, Bo
                 BodyError::Unreadable
             }
         })?;
-    serde_json::from_slice(&collected.to_bytes()).map_err(|_| BodyError::NotJson)
+    Ok(collected.to_bytes())
 }

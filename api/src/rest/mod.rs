@@ -2,4 +2,5 @@
 pub mod dbs;
 pub mod deltadm;
 pub mod legacy_body;
+pub mod provider;
 pub mod webcore;

@@ -11,6 +11,8 @@ mod gateway;
 mod graphql_transport;
 mod legacy_clients;
 mod microservices;
+mod openapi;
+mod provider;
 mod quotes;
 mod replications;
 mod stranded;

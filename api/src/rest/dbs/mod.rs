@@ -2,55 +2,38 @@
 //! with uploader.js (shared/reference/dbs-uploader.md). Plain messages are JSON strings.
 pub mod quotes;
 pub mod register;
+pub mod schema;
 pub mod storages;
 pub mod upload;
 
 use axum::{
-    Json, Router,
+    Json,
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use http::StatusCode;
 use serde_json::{Value, json};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouterExt},
+    routes,
+};
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(storages::list).fallback(not_allowed("GET, HEAD")))
-        .route(
-            "/getQuote",
-            post(quotes::create).fallback(not_allowed("POST")),
-        )
-        .route(
-            "/register",
-            post(register::register).fallback(not_allowed("POST")),
-        )
-        .route(
-            "/getStatus",
-            get(quotes::status)
-                .post(quotes::status)
-                .fallback(not_allowed("GET, POST, HEAD")),
-        )
-        .route(
-            "/getLink",
-            get(upload::link)
-                .post(upload::link)
-                .fallback(not_allowed("GET, POST, HEAD")),
-        )
-        .route(
-            "/getHistory",
-            get(upload::history)
-                .post(upload::history)
-                .fallback(not_allowed("GET, POST, HEAD")),
-        )
-        .route(
-            "/upload",
-            post(upload::upload)
-                .fallback(not_allowed("POST"))
+/// Each `routes!` both mounts and documents its handlers; the 405 fallbacks and the body limit
+/// decorate the route's method router.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(storages::list).map(|m| m.fallback(not_allowed("GET, HEAD"))))
+        .routes(routes!(quotes::create).map(|m| m.fallback(not_allowed("POST"))))
+        .routes(routes!(register::register).map(|m| m.fallback(not_allowed("POST"))))
+        .routes(routes!(quotes::status).map(|m| m.fallback(not_allowed("GET, POST, HEAD"))))
+        .routes(routes!(upload::link).map(|m| m.fallback(not_allowed("GET, POST, HEAD"))))
+        .routes(routes!(upload::history).map(|m| m.fallback(not_allowed("GET, POST, HEAD"))))
+        .routes(routes!(upload::upload).map(|m| {
+            m.fallback(not_allowed("POST"))
                 // Files are bounded by their quoted lengths while they stream.
-                .layer(axum::extract::DefaultBodyLimit::disable()),
-        )
+                .layer(axum::extract::DefaultBodyLimit::disable())
+        }))
 }
 
 /// A method the route does not take: 405 with Django REST framework's body, as upstream.

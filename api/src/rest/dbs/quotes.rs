@@ -13,7 +13,7 @@ use wharf_core::{
     uploads::{QuoteError, QuoteRequest, microservice::RemoteError},
 };
 
-use super::Reply;
+use super::{Reply, schema};
 use crate::{
     rest::legacy_body::{BodyError, read_json},
     state::AppState,
@@ -44,6 +44,36 @@ fn whole_number(value: &Value) -> Option<u64> {
     }
 }
 
+/// Prices files × duration × storage in a token
+///
+/// `amount = ceil(price × 10^decimals × bytes × seconds / (GiB × 30 days))`, returned as a decimal
+/// string with the treasury (or the storage microservice's address) as `approveAddress`. The
+/// client approves that address for `tokenAmount`, then uploads with `POST /upload`. Only
+/// `application/json` is taken. A storage microservice's quote is passed through unchanged.
+#[utoipa::path(
+    post,
+    path = "/getQuote",
+    operation_id = "getQuote",
+    tag = "dbs",
+    request_body = schema::QuoteRequest,
+    responses(
+        (status = 201, description = "The quote", body = schema::Quote),
+        (status = 400, description = "`\"Invalid input data.\"`, `\"Too many files. Max N.\"`, \
+            `\"Invalid files length.\"`, `\"Invalid duration.\"`, `\"Invalid userAddress.\"`, \
+            `{\"duration\": [\"This field is required.\"]}`, \
+            `{\"error\": \"Chosen storage type does not exist.\"}`, a pricing refusal such as \
+            `\"Payment chain not accepted.\"`, or a storage microservice's own JSON",
+            body = serde_json::Value, example = json!("Invalid input data.")),
+        (status = 413, description = "`\"Request body too large.\"`", body = schema::DbsMessage),
+        (status = 415, description = "Not `application/json`", body = schema::DbsDetail,
+            example = json!({"detail": "Unsupported media type \"text/plain\" in request."})),
+        (status = 500, description = "`\"Internal server error.\"`", body = schema::DbsMessage),
+        (status = 502, description = "The storage microservice did not answer \
+            (`{\"error\": \"No response received\"}`) or answered nonsense \
+            (`{\"error\": \"Invalid response format\"}`)", body = serde_json::Value,
+            example = json!({"error": "No response received"})),
+    )
+)]
 pub async fn create(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -174,6 +204,28 @@ pub struct StatusQuery {
     quote_id: Option<String>,
 }
 
+/// A quote's status
+///
+/// 1 waiting for files, 100/101 paying, 201 no allowance, 202 no balance, 203 reverted, 300
+/// storing, 400 done, 401-499 storing failed. For a storage microservice's quote, once handed
+/// over, the service's own status. Taken as GET or POST, with `quoteId` in the query.
+#[utoipa::path(
+    method(get, post),
+    path = "/getStatus",
+    operation_id = "getStatus",
+    tag = "dbs",
+    params(("quoteId" = String, Query, description = "The quote's id")),
+    responses(
+        (status = 200, description = "The status", body = schema::QuoteStatus),
+        (status = 400, description = "`\"Missing query parameters.\"`, or a storage \
+            microservice's own JSON", body = serde_json::Value,
+            example = json!("Missing query parameters.")),
+        (status = 404, description = "`\"Quote does not exist.\"`", body = schema::DbsMessage),
+        (status = 500, description = "`\"Internal server error.\"`", body = schema::DbsMessage),
+        (status = 502, description = "The storage microservice did not answer", body = serde_json::Value,
+            example = json!({"error": "No response received"})),
+    )
+)]
 pub async fn status(
     State(app): State<AppState>,
     Query(query): Query<StatusQuery>,

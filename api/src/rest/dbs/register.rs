@@ -8,7 +8,7 @@ use wharf_core::uploads::{
     storages::{AcceptedToken, PaymentOption},
 };
 
-use super::Reply;
+use super::{Reply, schema};
 use crate::{rest::legacy_body::read_json, state::AppState};
 
 const INVALID_INPUT: &str = "Invalid input data.";
@@ -17,6 +17,36 @@ const MAX_TEXT: usize = 1000;
 const MAX_PAYMENT_ENTRIES: usize = 32;
 const MAX_TOKENS: usize = 64;
 
+/// Registers a storage microservice
+///
+/// A legacy storage service (uploader_arweave, uploader_filecoin, dbs_ipfs) joins, signed over
+/// its `url` by `dbs.registration_signer`, and must register again within
+/// `registration_ttl_secs` to stay listed. Its URL, description and tokens are refreshed on
+/// each registration.
+#[utoipa::path(
+    post,
+    path = "/register",
+    operation_id = "registerStorage",
+    tag = "dbs",
+    request_body = schema::Registration,
+    responses(
+        (status = 200, description = "`\"Chosen storage type is already active and registered.\"`",
+            body = schema::DbsMessage, example = json!("Chosen storage type is already active and registered.")),
+        (status = 201, description = "`\"Desired storage created.\"` or, after it had expired, \
+            `\"Chosen storage type reactivated.\"`", body = schema::DbsMessage,
+            example = json!("Desired storage created.")),
+        (status = 400, description = "`\"Invalid input data.\"`, `\"Invalid signature.\"` or \
+            `{\"url\": [\"Enter a valid URL.\"]}`", body = serde_json::Value,
+            example = json!("Invalid input data.")),
+        (status = 403, description = "`\"Registration request received from non-approved address.\"`",
+            body = schema::DbsMessage,
+            example = json!("Registration request received from non-approved address.")),
+        (status = 409, description = "`\"Chosen storage type is served by this gateway itself.\"`",
+            body = schema::DbsMessage, example = json!("Chosen storage type is served by this gateway itself.")),
+        (status = 413, description = "`\"Request body too large.\"`", body = schema::DbsMessage),
+        (status = 500, description = "`\"Internal server error.\"`", body = schema::DbsMessage),
+    )
+)]
 pub async fn register(State(app): State<AppState>, body: Body) -> Result<Reply, Reply> {
     let invalid = || Reply::message(StatusCode::BAD_REQUEST, INVALID_INPUT);
     let body = read_json(body, 256 * 1024).await.map_err(|e| {

@@ -18,6 +18,7 @@ use wharf_core::uploads::{
 use super::{
     Reply,
     quotes::{quote_error, remote_error},
+    schema,
 };
 use crate::{state::AppState, streaming};
 
@@ -74,6 +75,44 @@ const MAX_HISTORY_PAGE: u64 = 1000;
 /// Form overhead allowed on top of a quote's bytes when draining a refused upload.
 const FORM_OVERHEAD: u64 = 1 << 20;
 
+/// Uploads a quote's files
+///
+/// Signed by the quote's owner: `signature` is `personal_sign` of
+/// `"0x" + hex(sha256(quoteId + nonce))`, and `nonce` must exceed the owner's last one. Each
+/// file streams into the blob store (sha256, CID and CommP in one pass) and must have exactly
+/// its quoted length; a worker then collects the payment and stores. An unknown quote is 404
+/// before the other parameters are checked. A refused or cut-off upload leaves nothing behind,
+/// and a refusal is answered after the rest of the body was read (up to a bound).
+#[utoipa::path(
+    post,
+    path = "/upload",
+    operation_id = "upload",
+    tag = "dbs",
+    params(
+        ("quoteId" = String, Query, description = "The quote's id"),
+        ("nonce" = String, Query, description = "Greater than the owner's last nonce"),
+        ("signature" = String, Query, description = "`personal_sign` of `\"0x\" + hex(sha256(quoteId + nonce))`"),
+    ),
+    request_body(content = schema::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "`\"File upload succeeded.\"`", body = schema::DbsMessage,
+            example = json!("File upload succeeded.")),
+        (status = 400, description = "`\"Missing query parameters.\"`, `\"Invalid signature.\"`, \
+            `\"Nonce value invalid.\"`, `\"Quote already expired, please create a new one.\"`, \
+            `\"Files already uploaded.\"`, `\"No file sent alongside the request.\"`, or what is \
+            wrong with the files (count, lengths, form)", body = schema::DbsMessage,
+            example = json!("Nonce value invalid.")),
+        (status = 403, description = "`\"Invalid signature.\"`: not signed by the quote's owner",
+            body = schema::DbsMessage, example = json!("Invalid signature.")),
+        (status = 404, description = "`\"Quote does not exist.\"`", body = schema::DbsMessage),
+        (status = 408, description = "`\"The upload stalled: nothing arrived for too long.\"`",
+            body = schema::DbsMessage, example = json!("The upload stalled: nothing arrived for too long.")),
+        (status = 409, description = "The upload was abandoned while it ran", body = schema::DbsMessage),
+        (status = 413, description = "`\"Request body too large.\"`", body = schema::DbsMessage,
+            example = json!("Request body too large.")),
+        (status = 500, description = "`\"Internal server error.\"`", body = schema::DbsMessage),
+    )
+)]
 pub async fn upload(
     State(app): State<AppState>,
     Query(query): Query<SignedQuery>,
@@ -234,6 +273,35 @@ impl FileSource for MultipartFiles<'_> {
     }
 }
 
+/// Where a quote's files are stored
+///
+/// Signed as for `POST /upload`. Built-in storages answer one `{"type": "ipfs", "cid": …}` per
+/// file, each served by `/ipfs/{cid}`; a storage microservice's answer is passed through.
+/// Taken as GET or POST.
+#[utoipa::path(
+    method(get, post),
+    path = "/getLink",
+    operation_id = "getLink",
+    tag = "dbs",
+    params(
+        ("quoteId" = String, Query, description = "The quote's id"),
+        ("nonce" = String, Query, description = "Greater than the owner's last nonce"),
+        ("signature" = String, Query, description = "`personal_sign` of `\"0x\" + hex(sha256(quoteId + nonce))`"),
+    ),
+    responses(
+        (status = 200, description = "One link per file", body = Vec<schema::StorageLink>),
+        (status = 400, description = "`\"Missing query parameters.\"`, `\"Invalid signature.\"`, \
+            `\"Nonce value invalid.\"`, `\"Upload not completed yet.\"`, or a storage \
+            microservice's own JSON", body = serde_json::Value,
+            example = json!("Upload not completed yet.")),
+        (status = 403, description = "`\"Invalid signature.\"`: not signed by the quote's owner",
+            body = schema::DbsMessage, example = json!("Invalid signature.")),
+        (status = 404, description = "`\"Quote does not exist.\"`", body = schema::DbsMessage),
+        (status = 500, description = "`\"Internal server error.\"`", body = schema::DbsMessage),
+        (status = 502, description = "The storage microservice did not answer", body = serde_json::Value,
+            example = json!({"error": "No response received"})),
+    )
+)]
 pub async fn link(
     State(app): State<AppState>,
     Query(query): Query<SignedQuery>,
@@ -278,8 +346,41 @@ pub struct HistoryQuery {
     page_size: Option<String>,
 }
 
-/// `GET /getHistory`: a user's quotes for one storage type, signed over `sha256("" + nonce)`.
-/// Upstream forwarded this unverified; here the signature and nonce are checked.
+/// A user's uploads for one storage type
+///
+/// Signed by the user over `sha256("" + nonce)`: `signature` is `personal_sign` of
+/// `"0x" + hex(sha256(nonce))`. Upstream forwarded this unverified; here the signature and nonce
+/// are checked. A row per uploaded file, quotes still waiting for files left out. For a storage
+/// microservice the service's own page is passed through. Taken as GET or POST.
+#[utoipa::path(
+    method(get, post),
+    path = "/getHistory",
+    operation_id = "getHistory",
+    tag = "dbs",
+    params(
+        ("userAddress" = String, Query, description = "The signer"),
+        ("nonce" = String, Query, description = "Greater than the user's last nonce"),
+        ("signature" = String, Query, description = "`personal_sign` of `\"0x\" + hex(sha256(nonce))`"),
+        ("storage" = String, Query, description = "A storage `type`"),
+        ("page" = Option<u64>, Query, description = "From 1 (default 1)"),
+        ("pageSize" = Option<u64>, Query, description = "1 to 1000 (default 25)"),
+    ),
+    responses(
+        (status = 200, description = "A page of the user's uploads", body = schema::History),
+        (status = 400, description = "`\"Missing query parameters. It must include userAddress, nonce, \
+            signature and storage.\"`, `\"Invalid userAddress.\"`, `\"page and pageSize must be \
+            positive integers.\"`, `\"pageSize must be at most 1000.\"`, `\"Invalid signature.\"`, \
+            `\"Nonce value invalid.\"`, or a storage microservice's own JSON",
+            body = serde_json::Value, example = json!("Invalid userAddress.")),
+        (status = 403, description = "`\"Invalid signature.\"`: signed by another address",
+            body = schema::DbsMessage, example = json!("Invalid signature.")),
+        (status = 404, description = "`\"No matching storage type found\"`", body = schema::DbsMessage,
+            example = json!("No matching storage type found")),
+        (status = 500, description = "`\"Internal server error.\"`", body = schema::DbsMessage),
+        (status = 502, description = "The storage microservice did not answer", body = serde_json::Value,
+            example = json!({"error": "No response received"})),
+    )
+)]
 pub async fn history(
     State(app): State<AppState>,
     Query(q): Query<HistoryQuery>,

@@ -1,14 +1,14 @@
 //! `GET|POST /api/v1/contents/{dataset}` (delta-dm JSON, `?import_type=singularity|csv`) and
 //! `POST /api/v1/contents` (collection JSON). Imports answer per row: `{success, fail}`.
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{DefaultBodyLimit, Path, Query, State},
-    routing::{get, post},
 };
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::filecoin::{
     DatasetError,
     contents::{self, ImportOutcome, MAX_ROWS},
@@ -16,13 +16,13 @@ use wharf_core::filecoin::{
 };
 use wharf_entity::dataset_content;
 
-use super::{ApiError, MAX_IMPORT_BYTES};
+use super::{ApiError, MAX_IMPORT_BYTES, schema};
 use crate::{rest::legacy_body::read_json, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/contents/{dataset}", get(list).post(import))
-        .route("/api/v1/contents", post(import_collections))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, import))
+        .routes(routes!(import_collections))
         .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES))
 }
 
@@ -43,6 +43,20 @@ fn dataset_id(text: &str) -> Result<i32, ApiError> {
         .map_err(|_| ApiError::bad(format!("dataset id {text:?} is not a number")))
 }
 
+/// A dataset's pieces
+#[utoipa::path(
+    get,
+    path = "/api/v1/contents/{dataset}",
+    operation_id = "listContents",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    params(("dataset" = i32, Path, description = "The dataset's `ID`")),
+    responses(
+        (status = 200, description = "The dataset's pieces", body = Vec<schema::Content>),
+        (status = 400, description = "Not a numeric id", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+    )
+)]
 async fn list(
     State(app): State<AppState>,
     Path(dataset): Path<String>,
@@ -66,6 +80,36 @@ fn json_array(body: Value) -> Result<Vec<Value>, ApiError> {
     }
 }
 
+/// Imports pieces into a dataset
+///
+/// delta-dm JSON rows, Singularity V1 rows (`?import_type=singularity`), or CSV
+/// (`?import_type=csv`, header `commP,payloadCid,size,paddedSize`, optional `ContentLocation`).
+/// Each row stands alone: the answer lists the pieces imported and the rows refused. Piece CIDs
+/// must be v1 `fil-commitment-unsealed`/`sha2-256-trunc254-padded`, payload CIDs dag-pb, raw or
+/// dag-cbor, the padded size a power of two ≥ 128 holding `size` after Fr32 padding. At most
+/// 256 MiB and 1,000,000 rows.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contents/{dataset}",
+    operation_id = "importContents",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    params(
+        ("dataset" = i32, Path, description = "The dataset's `ID`"),
+        ("import_type" = Option<String>, Query, description = "`singularity`, `csv`, or none (or `json`) for delta-dm JSON"),
+    ),
+    request_body(description = "The rows", content(
+        (schema::ContentImport = "application/json"),
+        (String = "text/csv", example = json!("commP,payloadCid,size,paddedSize\nbaga6ea4seaqjtm4sapz4vlxur6m37griffry266er5jwrwvpoodfg7mfl33ukcy,bafybeien5jzez2bsn3eluylu2mcdubnnz7bqbx6umw7ijxwl7ghauaaxjq,24692724205,34359738368\n")),
+    )),
+    responses(
+        (status = 200, description = "Row by row", body = schema::ImportOutcome),
+        (status = 400, description = "Not a numeric id, an unknown `import_type`, not a JSON array, too many rows, or CSV without its header", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 404, description = "No such dataset", body = schema::DeltaDmError),
+        (status = 413, description = "Over 256 MiB", body = schema::DeltaDmError),
+    )
+)]
 async fn import(
     State(app): State<AppState>,
     Path(dataset): Path<String>,
@@ -105,6 +149,23 @@ async fn import(
     Ok(Json(outcome))
 }
 
+/// Imports pieces into datasets named per row
+///
+/// Collection JSON: each row names its dataset in `collection` and needs a `content_location`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contents",
+    operation_id = "importCollections",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    request_body = Vec<schema::CollectionRow>,
+    responses(
+        (status = 200, description = "Row by row", body = schema::ImportOutcome),
+        (status = 400, description = "Not a JSON array, or too many rows", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 413, description = "Over 256 MiB", body = schema::DeltaDmError),
+    )
+)]
 async fn import_collections(
     State(app): State<AppState>,
     body: Body,

@@ -1,22 +1,22 @@
 //! `GET|POST /api/v1/datasets`, `PUT /api/v1/datasets/{id}`.
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{Path, State},
-    routing::{get, put},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::filecoin::datasets::{self, DatasetChange, DatasetSummary};
 use wharf_entity::{dataset, replication_profile};
 
-use super::{ApiError, parse, providers::profile_json, time};
+use super::{ApiError, parse, providers::profile_json, schema, time};
 use crate::{rest::legacy_body::read_json, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/datasets", get(list).post(create))
-        .route("/api/v1/datasets/{dataset_id}", put(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
 }
 
 pub fn dataset_json(d: &dataset::Model) -> Value {
@@ -53,6 +53,22 @@ fn summary_json(s: &DatasetSummary, profiles: &[replication_profile::Model]) -> 
     value
 }
 
+/// The datasets
+///
+/// Each with its byte and piece counters (replicated counts each live replica), wallets and
+/// replication profiles.
+#[utoipa::path(
+    get,
+    path = "/api/v1/datasets",
+    operation_id = "listDatasets",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Every dataset", body = Vec<schema::DatasetSummary>),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 500, description = "Internal error", body = schema::DeltaDmError),
+    )
+)]
 async fn list(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let db = &app.services.db;
     let summaries = datasets::list(db).await?;
@@ -74,6 +90,25 @@ struct NewDataset {
     deal_duration: u64,
 }
 
+/// Creates a dataset
+///
+/// Names match `^[a-z0-9]+(-[a-z0-9]+)*$` (at most 254 characters), the quota is 1 to 1000, the
+/// deal duration within `filecoin.min/max_deal_duration_days` (180 to 540 days by default).
+#[utoipa::path(
+    post,
+    path = "/api/v1/datasets",
+    operation_id = "createDataset",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    request_body = schema::NewDataset,
+    responses(
+        (status = 200, description = "The dataset", body = schema::Dataset),
+        (status = 400, description = "A field is missing or out of bounds", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 409, description = "A dataset has this name already", body = schema::DeltaDmError),
+        (status = 413, description = "The body is over 64 KiB", body = schema::DeltaDmError),
+    )
+)]
 async fn create(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let body: NewDataset = parse(read_json(body, 64 * 1024).await?)?;
     let bounds = app.services.config.filecoin.deal_bounds();
@@ -95,6 +130,25 @@ struct Change {
     deal_duration: Option<u64>,
 }
 
+/// Changes a dataset
+///
+/// Only the fields given; the same bounds as on creation.
+#[utoipa::path(
+    put,
+    path = "/api/v1/datasets/{dataset_id}",
+    operation_id = "updateDataset",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    params(("dataset_id" = i32, Path, description = "The dataset's `ID`")),
+    request_body = schema::DatasetChange,
+    responses(
+        (status = 200, description = "The dataset as changed", body = schema::Dataset),
+        (status = 400, description = "Not a numeric id, or a field out of bounds", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 404, description = "No such dataset", body = schema::DeltaDmError),
+        (status = 409, description = "Another dataset has this name", body = schema::DeltaDmError),
+    )
+)]
 async fn update(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -5,18 +5,19 @@ pub mod contents;
 pub mod datasets;
 pub mod providers;
 pub mod replications;
+pub mod schema;
 pub mod self_service;
 pub mod wallets;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Request, State},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::{auth::secret_matches, filecoin::DatasetError};
 
 use crate::{rest::legacy_body::BodyError, state::AppState};
@@ -24,9 +25,9 @@ use crate::{rest::legacy_body::BodyError, state::AppState};
 /// Most bytes of a content import (a 100,000-row CSV is about 20 MB).
 pub const MAX_IMPORT_BYTES: usize = 256 << 20;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    let operator = Router::new()
-        .route("/api/v1/health", get(health))
+pub fn router(state: AppState) -> OpenApiRouter<AppState> {
+    let operator = OpenApiRouter::new()
+        .routes(routes!(health))
         .merge(datasets::router())
         .merge(contents::router())
         .merge(providers::router())
@@ -34,7 +35,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(wallets::router())
         .route_layer(middleware::from_fn_with_state(state, require_operator));
     // Self-service routes authenticate the provider's own key instead.
-    Router::new().merge(operator).merge(self_service::router())
+    OpenApiRouter::new()
+        .merge(operator)
+        .merge(self_service::router())
 }
 
 /// delta-dm's error envelope: `{"error":{"code","reason","details"}}`.
@@ -101,10 +104,23 @@ async fn require_operator(State(app): State<AppState>, request: Request, next: N
     }
 }
 
-/// wharf's version and the deal engine's, asked now (upstream captured them once at start and
-/// refused to start without the engine). Always 200: the delta-dm CLI calls this before every
-/// command, and listing datasets must not need the engine. An engine that does not answer
-/// within 5 s leaves `delta_info` and `uuid` empty and is named in `delta_error`.
+/// wharf's version and the deal engine's
+///
+/// Asked now (upstream captured them once at start and refused to start without the engine).
+/// Always 200: the delta-dm CLI calls this before every command, and listing datasets must not
+/// need the engine. An engine that does not answer within 5 s leaves `delta_info` and `uuid`
+/// empty and is named in `delta_error`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    operation_id = "deltaDmHealth",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "Versions and the engine's instance uuid", body = schema::DeltaDmHealth),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+    )
+)]
 async fn health(State(app): State<AppState>) -> Response {
     let ddm = json!({"commit": option_env!("WHARF_COMMIT").unwrap_or("unknown"), "version": env!("CARGO_PKG_VERSION")});
     let engine = match &app.services.deal_engine {

@@ -3,22 +3,22 @@
 use std::collections::HashMap;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{Query, State},
-    routing::get,
 };
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::filecoin::replications::{self, Filters, ReplicationRequest, RequestDealsError};
 use wharf_entity::{dataset_content, replication};
 
-use super::{ApiError, contents::content_json, parse, time};
+use super::{ApiError, contents::content_json, parse, schema, time};
 use crate::{rest::legacy_body::read_json, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/replications", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
 pub fn replication_json(r: &replication::Model, content: Option<&dataset_content::Model>) -> Value {
@@ -73,6 +73,26 @@ pub async fn reserve_and_queue(
         })
 }
 
+/// Reserves pieces for a provider
+///
+/// Pieces of the datasets the provider has a profile for, under their quota and not live with
+/// it already, in import order. The replications are `ddm-pending`; a worker hands them to the
+/// deal engine.
+#[utoipa::path(
+    post,
+    path = "/api/v1/replications",
+    operation_id = "createReplications",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    request_body = schema::NewReplications,
+    responses(
+        (status = 200, description = "The reserved replications", body = Vec<schema::Replication>),
+        (status = 400, description = "`must specify num_deals`, a delay out of bounds, a dataset without a wallet, or a deal term too short", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 404, description = "No such provider or dataset, or nothing to replicate to this provider", body = schema::DeltaDmError),
+        (status = 503, description = "No deal engine is configured", body = schema::DeltaDmError),
+    )
+)]
 async fn create(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let body: NewReplications = parse(read_json(body, 64 * 1024).await?)?;
     let num_deals = body
@@ -163,6 +183,34 @@ pub fn filters(query: &HashMap<String, String>) -> Result<Filters, ApiError> {
     })
 }
 
+/// Replications, newest first, filtered
+///
+/// Filters are ANDed; `proposal_cid` or `piece_cid` alone select.
+#[utoipa::path(
+    get,
+    path = "/api/v1/replications",
+    operation_id = "listReplications",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    params(
+        ("statuses" = Option<String>, Query, description = "Comma-separated statuses, exact match"),
+        ("datasets" = Option<String>, Query, description = "Comma-separated dataset names"),
+        ("providers" = Option<String>, Query, description = "Comma-separated actor ids"),
+        ("self_service" = Option<bool>, Query, description = "`true`/`1` or `false`/`0`"),
+        ("deal_time_start" = Option<i64>, Query, description = "Unix seconds, inclusive"),
+        ("deal_time_end" = Option<i64>, Query, description = "Unix seconds, inclusive"),
+        ("message" = Option<String>, Query, description = "Substring of the deal engine's message"),
+        ("proposal_cid" = Option<String>, Query, description = "One deal proposal"),
+        ("piece_cid" = Option<String>, Query, description = "One piece"),
+        ("limit" = Option<u64>, Query, description = "Default 100; above 10,000 is taken as 10,000"),
+        ("offset" = Option<u64>, Query, description = "Default 0"),
+    ),
+    responses(
+        (status = 200, description = "A page and the total count", body = schema::ReplicationPage),
+        (status = 400, description = "A filter that is not a number or a boolean", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+    )
+)]
 async fn list(
     State(app): State<AppState>,
     Query(query): Query<HashMap<String, String>>,

@@ -3,16 +3,16 @@
 use std::collections::HashMap;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{Path, Query, State},
     http::HeaderMap,
     response::{IntoResponse, Response},
-    routing::{get, put},
 };
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::filecoin::{
     datasets,
     providers::{self, SelfServiceError},
@@ -20,15 +20,15 @@ use wharf_core::filecoin::{
 };
 use wharf_entity::provider;
 
-use super::{ApiError, parse, replications::reserve_and_queue};
+use super::{ApiError, parse, replications::reserve_and_queue, schema};
 use crate::{rest::legacy_body::read_json, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/self-service/by-cid/{piece}", get(by_cid))
-        .route("/api/v1/self-service/by-dataset/{dataset}", get(by_dataset))
-        .route("/api/v1/self-service/available-contents", get(available))
-        .route("/api/v1/self-service/telemetry/{cid}", put(telemetry))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(by_cid))
+        .routes(routes!(by_dataset))
+        .routes(routes!(available))
+        .routes(routes!(telemetry))
 }
 
 /// The provider whose key is in `X-DELTA-AUTH`; refusals are bare JSON strings, all 401 as
@@ -90,6 +90,30 @@ async fn one_deal(
     })))
 }
 
+/// Makes a deal for one piece with the calling provider
+///
+/// The provider needs a replication profile for the piece's dataset; the piece must be under
+/// its quota and not live with the provider already.
+#[utoipa::path(
+    get,
+    path = "/api/v1/self-service/by-cid/{piece}",
+    operation_id = "selfServiceByCid",
+    tag = "delta-dm",
+    security(("provider_key" = [])),
+    params(
+        ("piece" = String, Path, description = "The piece CID (CommP)"),
+        ("start_epoch_delay" = Option<u64>, Query, description = "Days before the deal starts, 1 to 14 (default 3)"),
+        ("end_epoch_advance" = Option<u64>, Query, description = "Days the deal ends earlier, 0 to 20 (default 0)"),
+    ),
+    responses(
+        (status = 200, description = "The piece's payload CID and where to fetch it", body = schema::SelfServiceDeal),
+        (status = 400, description = "A delay or advance out of bounds, a dataset without a wallet, or a deal term too short", body = schema::DeltaDmError),
+        (status = 401, description = "`\"missing provider self-service token\"`, `\"invalid provider self-service token\"` or `\"provider is not allowed to self-serve, please contact administrator to enable it\"`", body = schema::DeltaDmMessage,
+            example = json!("invalid provider self-service token")),
+        (status = 404, description = "No such piece, or nothing to replicate to this provider", body = schema::DeltaDmError),
+        (status = 503, description = "No deal engine is configured", body = schema::DeltaDmError),
+    )
+)]
 async fn by_cid(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -105,6 +129,27 @@ async fn by_cid(
         .into_response()
 }
 
+/// Makes a deal for the next piece of a dataset with the calling provider
+#[utoipa::path(
+    get,
+    path = "/api/v1/self-service/by-dataset/{dataset}",
+    operation_id = "selfServiceByDataset",
+    tag = "delta-dm",
+    security(("provider_key" = [])),
+    params(
+        ("dataset" = String, Path, description = "The dataset's name"),
+        ("start_epoch_delay" = Option<u64>, Query, description = "Days before the deal starts, 1 to 14 (default 3)"),
+        ("end_epoch_advance" = Option<u64>, Query, description = "Days the deal ends earlier, 0 to 20 (default 0)"),
+    ),
+    responses(
+        (status = 200, description = "The piece's payload CID and where to fetch it", body = schema::SelfServiceDeal),
+        (status = 400, description = "A delay or advance out of bounds, a dataset without a wallet, or a deal term too short", body = schema::DeltaDmError),
+        (status = 401, description = "`\"missing provider self-service token\"`, `\"invalid provider self-service token\"` or `\"provider is not allowed to self-serve, please contact administrator to enable it\"`", body = schema::DeltaDmMessage,
+            example = json!("invalid provider self-service token")),
+        (status = 404, description = "No such dataset, or nothing to replicate to this provider", body = schema::DeltaDmError),
+        (status = 503, description = "No deal engine is configured", body = schema::DeltaDmError),
+    )
+)]
 async fn by_dataset(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -133,6 +178,24 @@ async fn by_dataset(
         .into_response()
 }
 
+/// Pieces the calling provider may ask for
+///
+/// Pieces with a known location, of datasets the provider has a profile for, under quota and
+/// not live with it already. `null` when there is nothing, as upstream.
+#[utoipa::path(
+    get,
+    path = "/api/v1/self-service/available-contents",
+    operation_id = "availableContents",
+    tag = "delta-dm",
+    security(("provider_key" = [])),
+    params(("limit" = Option<u64>, Query, description = "Default 500, at most `filecoin.max_available_contents`")),
+    responses(
+        (status = 200, description = "The pieces, or `null` when there are none", body = Option<Vec<schema::AvailableContent>>),
+        (status = 400, description = "`limit` out of bounds", body = schema::DeltaDmError),
+        (status = 401, description = "`\"missing provider self-service token\"`, `\"invalid provider self-service token\"` or `\"provider is not allowed to self-serve, please contact administrator to enable it\"`", body = schema::DeltaDmMessage,
+            example = json!("invalid provider self-service token")),
+    )
+)]
 async fn available(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -192,6 +255,25 @@ struct Telemetry {
     message: String,
 }
 
+/// Reports how a self-service deal is going
+///
+/// The deal (by `deal_uuid`) must be the calling provider's. The answer is 200 with no body.
+#[utoipa::path(
+    put,
+    path = "/api/v1/self-service/telemetry/{cid}",
+    operation_id = "selfServiceTelemetry",
+    tag = "delta-dm",
+    security(("provider_key" = [])),
+    params(("cid" = String, Path, description = "The piece's CID (not checked, as upstream)")),
+    request_body = schema::Telemetry,
+    responses(
+        (status = 200, description = "Recorded; no body"),
+        (status = 400, description = "A field is missing or too long", body = schema::DeltaDmError),
+        (status = 401, description = "`\"missing provider self-service token\"`, `\"invalid provider self-service token\"` or `\"provider is not allowed to self-serve, please contact administrator to enable it\"`", body = schema::DeltaDmMessage,
+            example = json!("invalid provider self-service token")),
+        (status = 404, description = "No replication with this deal uuid for this provider", body = schema::DeltaDmError),
+    )
+)]
 async fn telemetry(
     State(app): State<AppState>,
     headers: HeaderMap,

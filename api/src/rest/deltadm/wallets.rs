@@ -3,27 +3,27 @@
 use std::collections::HashMap;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{Path, Query, State},
-    routing::{delete, get, post},
 };
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::filecoin::{
     engine::EngineError,
     wallets::{self, RegisterError, WalletKey},
 };
 
-use super::{ApiError, parse};
+use super::{ApiError, parse, schema};
 use crate::{rest::legacy_body::read_json, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/wallets", get(list).post(add))
-        .route("/api/v1/wallets/associate", post(associate))
-        .route("/api/v1/wallets/{wallet}", delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(associate))
+        .routes(routes!(remove))
 }
 
 fn register_error(e: RegisterError) -> ApiError {
@@ -49,6 +49,27 @@ struct LotusKey {
     hex_key: Option<String>,
 }
 
+/// Registers a wallet with the deal engine
+///
+/// A lotus key `{"Type", "PrivateKey"}`, or with `?hex=true` `{"hex_key"}`. The key is handed to
+/// the deal engine and not kept.
+#[utoipa::path(
+    post,
+    path = "/api/v1/wallets",
+    operation_id = "addWallet",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    params(("hex" = Option<bool>, Query, description = "`true`: the body is `{\"hex_key\"}`")),
+    request_body = schema::WalletKey,
+    responses(
+        (status = 200, description = "The wallet", body = schema::AddedWallet),
+        (status = 400, description = "A key that cannot be read, or one the deal engine refused", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 409, description = "The wallet exists already", body = schema::DeltaDmError),
+        (status = 502, description = "The deal engine did not answer", body = schema::DeltaDmError),
+        (status = 503, description = "No deal engine is configured", body = schema::DeltaDmError),
+    )
+)]
 async fn add(
     State(app): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -79,6 +100,20 @@ async fn add(
     })))
 }
 
+/// The wallets
+#[utoipa::path(
+    get,
+    path = "/api/v1/wallets",
+    operation_id = "listWallets",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    params(("dataset" = Option<i32>, Query, description = "Only the wallets of this dataset `ID`")),
+    responses(
+        (status = 200, description = "The wallets and their datasets", body = Vec<schema::Wallet>),
+        (status = 400, description = "`dataset` is not a number", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+    )
+)]
 async fn list(
     State(app): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -104,6 +139,21 @@ async fn list(
     )))
 }
 
+/// Deletes a wallet
+#[utoipa::path(
+    delete,
+    path = "/api/v1/wallets/{wallet}",
+    operation_id = "deleteWallet",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    params(("wallet" = String, Path, description = "The wallet's address")),
+    responses(
+        (status = 200, description = "A bare string", body = schema::DeltaDmMessage,
+            example = json!("wallet successfully deleted")),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 404, description = "No such wallet", body = schema::DeltaDmError),
+    )
+)]
 async fn remove(
     State(app): State<AppState>,
     Path(address): Path<String>,
@@ -118,6 +168,24 @@ struct Association {
     datasets: Vec<i32>,
 }
 
+/// Sets the datasets a wallet makes deals for
+///
+/// Replaces the wallet's previous set.
+#[utoipa::path(
+    post,
+    path = "/api/v1/wallets/associate",
+    operation_id = "associateWallet",
+    tag = "delta-dm",
+    security(("operator" = [])),
+    request_body = schema::Association,
+    responses(
+        (status = 200, description = "A bare string", body = schema::DeltaDmMessage,
+            example = json!("successfully associated wallet with datasets")),
+        (status = 400, description = "A field is missing", body = schema::DeltaDmError),
+        (status = 401, description = "No, a malformed or a wrong operator key", body = schema::DeltaDmMessage),
+        (status = 404, description = "No such wallet or dataset", body = schema::DeltaDmError),
+    )
+)]
 async fn associate(State(app): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let a: Association = parse(read_json(body, 64 * 1024).await?)?;
     wallets::associate(&app.services.db, &a.address, &a.datasets).await?;

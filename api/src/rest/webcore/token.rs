@@ -1,32 +1,33 @@
 //! `/accounts/token/*`: the legacy accounts API of web-core, byte for byte (see
 //! shared/reference/webcore.md §4), over the ledger in `wharf_core::ledger`.
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{Path, State},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use wharf_core::{
     auth::secret_matches,
     ledger::{EntryKind, LedgerError, positive_amount, token::is_acceptable},
 };
 
+use super::schema;
 use crate::{
     rest::legacy_body::{BodyError, read_json},
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/accounts/token/new", post(new_token))
-        .route("/accounts/token/prices", get(prices))
-        .route("/accounts/token/balance/{token}", get(balance))
-        .route("/accounts/token/redeem/{token}", post(redeem))
-        .route("/accounts/token/deposit/{token}", post(deposit))
-        .route("/accounts/token/withdraw/{token}", post(withdraw))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(new_token))
+        .routes(routes!(prices))
+        .routes(routes!(balance))
+        .routes(routes!(redeem))
+        .routes(routes!(deposit))
+        .routes(routes!(withdraw))
 }
 
 /// Every failure of this family, with the status and body legacy clients expect.
@@ -111,11 +112,30 @@ fn ok_status(status: StatusCode) -> ApiResult {
     Ok((status, Json(json!({"status": "ok"}))))
 }
 
+/// Issues an access token
+#[utoipa::path(
+    post,
+    path = "/accounts/token/new",
+    operation_id = "newToken",
+    tag = "web-core",
+    responses(
+        (status = 200, description = "The token", body = schema::NewToken),
+        (status = 500, description = "`{\"status\": \"internal-error\"}`", body = schema::TokenStatus),
+    )
+)]
 async fn new_token(State(app): State<AppState>) -> ApiResult {
     let token = app.services.ledger.new_token().await?;
     Ok((StatusCode::OK, Json(json!({ "token": token }))))
 }
 
+/// What byte credits cost
+#[utoipa::path(
+    get,
+    path = "/accounts/token/prices",
+    operation_id = "tokenPrices",
+    tag = "web-core",
+    responses((status = 200, description = "The price list (`webcore.prices`)", body = schema::Prices))
+)]
 async fn prices(State(app): State<AppState>) -> Json<Value> {
     let prices: Vec<Value> = app
         .services
@@ -128,7 +148,20 @@ async fn prices(State(app): State<AppState>) -> Json<Value> {
     Json(json!({ "prices": prices }))
 }
 
+/// A token's balance in bytes
+///
 /// Unknown tokens have a zero balance, as in the legacy service.
+#[utoipa::path(
+    get,
+    path = "/accounts/token/balance/{token}",
+    operation_id = "tokenBalance",
+    tag = "web-core",
+    params(("token" = String, Path, description = "An access token")),
+    responses(
+        (status = 200, description = "The balance", body = schema::Balance),
+        (status = 500, description = "`{\"status\": \"internal-error\"}`", body = schema::TokenStatus),
+    )
+)]
 async fn balance(State(app): State<AppState>, Path(token): Path<String>) -> ApiResult {
     let balance = if is_acceptable(&token) {
         app.services.ledger.balance(&token).await?.unwrap_or(0)
@@ -138,6 +171,27 @@ async fn balance(State(app): State<AppState>, Path(token): Path<String>) -> ApiR
     Ok((StatusCode::OK, Json(json!({ "balance": balance }))))
 }
 
+/// Redeems a promocode for byte credits
+///
+/// Once per token and promocode. A token wharf did not issue is taken on with a zero balance.
+#[utoipa::path(
+    post,
+    path = "/accounts/token/redeem/{token}",
+    operation_id = "redeemPromocode",
+    tag = "web-core",
+    params(("token" = String, Path, description = "An access token")),
+    request_body = schema::Redeem,
+    responses(
+        (status = 201, description = "`{\"status\": \"ok\"}`", body = schema::TokenStatus),
+        (status = 400, description = "`{\"status\": \"bad-request\"}`: no `promocode`", body = schema::TokenStatus,
+            example = json!({"status": "bad-request"})),
+        (status = 403, description = "`{\"status\": \"error\"}`: an unknown, used up or already redeemed promocode, or a string that cannot be a token",
+            body = schema::TokenStatus, example = json!({"status": "error"})),
+        (status = 413, description = "`{\"status\": \"payload-too-large\"}`", body = schema::TokenStatus,
+            example = json!({"status": "payload-too-large"})),
+        (status = 500, description = "`{\"status\": \"internal-error\"}`", body = schema::TokenStatus),
+    )
+)]
 async fn redeem(State(app): State<AppState>, Path(token): Path<String>, body: Body) -> ApiResult {
     let body = read_json(body, app.services.config.http.max_body_bytes).await?;
     let Some(code) = body.get("promocode").and_then(Value::as_str) else {
@@ -156,6 +210,31 @@ async fn redeem(State(app): State<AppState>, Path(token): Path<String>, body: Bo
     }
 }
 
+/// Adds byte credits to a token
+///
+/// For the operator, with the `Authentication` secret (`WHARF_WEBCORE_SECRET`). A token wharf
+/// did not issue is taken on with a zero balance.
+#[utoipa::path(
+    post,
+    path = "/accounts/token/deposit/{token}",
+    operation_id = "depositBytes",
+    tag = "web-core",
+    security(("webcore_secret" = [])),
+    params(("token" = String, Path, description = "An access token")),
+    request_body = schema::ByteAmount,
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\"}`", body = schema::TokenStatus),
+        (status = 400, description = "`{\"status\": \"bad-request\"}`: no whole, positive `bytes` below 2^63, or a balance that would overflow",
+            body = schema::TokenStatus, example = json!({"status": "bad-request"})),
+        (status = 401, description = "`{\"status\": \"invalid-authentication\"}`: no or a wrong `Authentication` secret (or none configured)",
+            body = schema::TokenStatus, example = json!({"status": "invalid-authentication"})),
+        (status = 404, description = "`{\"status\": \"token-not-found\"}`: a string that cannot be a token (over 128 characters, or not visible ASCII)",
+            body = schema::TokenStatus, example = json!({"status": "token-not-found"})),
+        (status = 413, description = "`{\"status\": \"payload-too-large\"}`", body = schema::TokenStatus,
+            example = json!({"status": "payload-too-large"})),
+        (status = 500, description = "`{\"status\": \"internal-error\"}`", body = schema::TokenStatus),
+    )
+)]
 async fn deposit(
     State(app): State<AppState>,
     Path(token): Path<String>,
@@ -171,6 +250,31 @@ async fn deposit(
     ok_status(StatusCode::OK)
 }
 
+/// Takes byte credits from a token
+///
+/// For the operator, with the `Authentication` secret. The balance never goes negative.
+#[utoipa::path(
+    post,
+    path = "/accounts/token/withdraw/{token}",
+    operation_id = "withdrawBytes",
+    tag = "web-core",
+    security(("webcore_secret" = [])),
+    params(("token" = String, Path, description = "An access token")),
+    request_body = schema::ByteAmount,
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\"}`", body = schema::TokenStatus),
+        (status = 400, description = "`{\"status\": \"bad-request\"}`: no whole, positive `bytes` below 2^63, or a balance that would overflow",
+            body = schema::TokenStatus, example = json!({"status": "bad-request"})),
+        (status = 401, description = "`{\"status\": \"invalid-authentication\"}`: no or a wrong `Authentication` secret (or none configured)",
+            body = schema::TokenStatus, example = json!({"status": "invalid-authentication"})),
+        (status = 402, description = "`{\"error\": \"balance-insufficient\"}`", body = schema::TokenError),
+        (status = 404, description = "`{\"status\": \"token-not-found\"}`: a string that cannot be a token (over 128 characters, or not visible ASCII)",
+            body = schema::TokenStatus, example = json!({"status": "token-not-found"})),
+        (status = 413, description = "`{\"status\": \"payload-too-large\"}`", body = schema::TokenStatus,
+            example = json!({"status": "payload-too-large"})),
+        (status = 500, description = "`{\"status\": \"internal-error\"}`", body = schema::TokenStatus),
+    )
+)]
 async fn withdraw(
     State(app): State<AppState>,
     Path(token): Path<String>,
