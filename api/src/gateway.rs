@@ -331,10 +331,8 @@ async fn respond(
             Ok((StatusCode::OK, out, body).into_response())
         }
         Format::Bytes => {
-            let kind = classify(&target, &root_block)?;
-            let size = match &kind {
-                BlockKind::Raw => root_block.len() as u64,
-                BlockKind::File { .. } => unixfs_filesize(&root_block).unwrap_or(0),
+            match classify(&target, &root_block)? {
+                BlockKind::Raw | BlockKind::File { .. } => {}
                 BlockKind::Directory { .. } => {
                     return Err(GatewayError::NotImplemented(
                         "directory listings are not served; ask for ?format=car or a path inside"
@@ -346,7 +344,11 @@ async fn respond(
                         "only UnixFS files and directories are served as bytes".into(),
                     ));
                 }
-            };
+            }
+            let (size, bytes) = store
+                .open_file(&target)
+                .await?
+                .ok_or_else(|| GatewayError::NotFound(target.to_string()))?;
             put(
                 &mut out,
                 header::CONTENT_TYPE.as_str(),
@@ -361,8 +363,7 @@ async fn respond(
                     &attachment(name),
                 );
             }
-            let body = stream_file(store, target, root_block);
-            Ok((StatusCode::OK, out, body).into_response())
+            Ok((StatusCode::OK, out, Body::from_stream(bytes)).into_response())
         }
     }
 }
@@ -382,13 +383,6 @@ fn attachment(filename: &str) -> String {
         .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
         .collect();
     format!("attachment; filename=\"{safe}\"")
-}
-
-fn unixfs_filesize(block: &[u8]) -> Option<u64> {
-    let node = dagpb::decode_node(block).ok()?;
-    let data = dagpb::decode_unixfs(node.data.as_deref()?).ok()?;
-    data.filesize
-        .or_else(|| data.data.as_ref().map(|d| d.len() as u64))
 }
 
 /// Follows `a/b/c` through UnixFS directories.
@@ -486,53 +480,6 @@ fn children_of(kind: &BlockKind) -> Vec<Cid> {
         | BlockKind::Directory { children }
         | BlockKind::OtherPb { children } => children.clone(),
     }
-}
-
-/// Streams the bytes of a UnixFS file: leaves in order.
-fn stream_file(store: ContentStore, root: Cid, root_block: Bytes) -> Body {
-    let (tx, rx) = mpsc::channel::<Chunk>(4);
-    tokio::spawn(async move {
-        let mut stack: Vec<(Cid, Option<Bytes>)> = vec![(root, Some(root_block))];
-        while let Some((cid, known)) = stack.pop() {
-            let block = match known {
-                Some(b) => b,
-                None => match store.block(&cid).await {
-                    Ok(Some(b)) => b,
-                    _ => {
-                        let _ = tx
-                            .send(Err(std::io::Error::other(format!("block {cid} missing"))))
-                            .await;
-                        return;
-                    }
-                },
-            };
-            match classify(&cid, &block) {
-                Ok(BlockKind::Raw) => {
-                    if tx.send(Ok(block)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(BlockKind::File { children, inline }) => {
-                    if let Some(data) = inline
-                        && !data.is_empty()
-                        && tx.send(Ok(Bytes::from(data))).await.is_err()
-                    {
-                        return;
-                    }
-                    stack.extend(children.into_iter().rev().map(|c| (c, None)));
-                }
-                _ => {
-                    let _ = tx
-                        .send(Err(std::io::Error::other(format!(
-                            "{cid} is not part of a file"
-                        ))))
-                        .await;
-                    return;
-                }
-            }
-        }
-    });
-    Body::from_stream(tokio_stream(rx))
 }
 
 fn tokio_stream(mut rx: mpsc::Receiver<Chunk>) -> impl futures::Stream<Item = Chunk> {
