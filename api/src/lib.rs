@@ -7,6 +7,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod rest;
+pub mod results;
 pub mod server;
 pub mod state;
 pub mod streaming;

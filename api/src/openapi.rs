@@ -27,7 +27,9 @@ use crate::state::AppState;
             `/accounts/token`: access tokens and their byte credits.\n\
             - **gateway**: the trustless IPFS gateway at `/ipfs/{cid}`.\n\
             - **provider**: the Ocean Provider at `/provider`: nonce, encrypt/decrypt, \
-            initialize, download, fileinfo; and DDOs at `/api/aquarius/assets/ddo/{did}`.\n\
+            initialize, download, fileinfo, compute-to-data; and DDOs at \
+            `/api/aquarius/assets/ddo/{did}`.\n\
+            - **compute**: result files of compute jobs for a signed-in wallet (GraphQL's links).\n\
             - **operations**: health, readiness and Prometheus metrics.\n\n\
             GraphQL is not described here: it is served at `/graphql` (subscriptions over \
             graphql-ws at `/graphql/ws`), and its schema is committed as `schema.graphql`."
@@ -45,6 +47,8 @@ use crate::state::AppState;
             `/api/services/...`), and wharf's Aquarius-compatible DDO route. Validation errors \
             are flask-sieve's `{\"message\": \"Validation error\", \"errors\": {…}, \"success\": false}`, \
             others `{\"error\": …}` with URLs cut out."),
+        (name = "compute", description = "Compute job results for GraphQL sessions: the same \
+            bearer token as `/graphql`."),
         (name = "operations", description = "Health, readiness and metrics."),
     ),
     modifiers(&SecuritySchemes)
@@ -63,6 +67,15 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("delta-dm operator routes: `WHARF_ADMIN_API_KEY`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A GraphQL session token (Sign-In with Ethereum)"))
                     .build(),
             ),
         );

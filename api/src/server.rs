@@ -45,10 +45,12 @@ pub fn router(services: Arc<Services>) -> Router {
     // REST routes are mounted and documented by the same registrations.
     let (rest_routes, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(rest::webcore::token::router())
+        .merge(rest::webcore::files::router())
         .merge(gateway::router())
         .merge(rest::dbs::router())
         .merge(rest::deltadm::router(state.clone()))
         .merge(rest::provider::router())
+        .routes(routes!(crate::results::result))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::render))

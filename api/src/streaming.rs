@@ -100,7 +100,7 @@ fn is_streaming_upload(req: &Request) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/"));
-    path == "/upload" || (path == "/graphql" && multipart)
+    path == "/upload" || path == "/api/upload" || (path == "/graphql" && multipart)
 }
 
 /// Middleware: the idle limit on every body, the whole-request timeout on all but uploads.
@@ -129,6 +129,10 @@ pub type BodyStream = http_body_util::BodyDataStream<Body>;
 /// Reads and discards at most `limit` more bytes of `body`. True if the body ended within
 /// them (the connection can then carry on); false if it was longer, failed or stalled.
 pub async fn drain(body: &mut BodyStream, limit: u64) -> bool {
+    if limit == 0 {
+        // Nothing may be read: do not wait for the client's next bytes either.
+        return false;
+    }
     let mut seen = 0u64;
     while let Some(chunk) = body.next().await {
         match chunk {

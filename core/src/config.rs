@@ -80,6 +80,7 @@ pub struct Config {
     pub dbs: DbsConfig,
     pub filecoin: FilecoinConfig,
     pub provider: ProviderConfig,
+    pub compute: ComputeConfig,
     #[serde(skip)]
     pub admin_api_key: Option<Secret>,
     #[serde(skip)]
@@ -154,6 +155,11 @@ pub struct WebcoreConfig {
     pub prices: Vec<PriceTier>,
     /// Promocodes created (or updated) at start-up.
     pub promocodes: Vec<PromocodeConfig>,
+    /// Largest file `POST /api/upload` takes, in bytes (upstream: 20 MiB).
+    pub max_file_bytes: u64,
+    /// Where uploads are staged while they are hashed and encrypted (relative: in the data
+    /// directory). Plaintext lives here only for the length of its upload.
+    pub staging_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,8 +176,8 @@ pub struct JobsConfig {
     /// Seconds between worker heartbeats; a worker silent for three of them is presumed dead
     /// and its jobs go to another.
     pub heartbeat_secs: u64,
-    /// Milliseconds between looks for new jobs on the embedded SQLite queue (Redis pushes
-    /// wake workers on their own).
+    /// Milliseconds between a worker's looks for new jobs, on either queue (apalis-redis
+    /// would otherwise look only at each heartbeat).
     pub poll_interval_ms: u64,
     /// A job-backed record (a quote being paid or stored, a deal being submitted) untouched
     /// for this many seconds is presumed to have lost its job: housekeeping queues it again.
@@ -305,6 +311,150 @@ impl Default for ProviderConfig {
     }
 }
 
+/// Compute-to-data: the environments jobs run in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComputeConfig {
+    /// Where jobs' inputs and outputs are staged (relative: in the data directory).
+    pub work_dir: PathBuf,
+    /// The environments on offer. None configured: one `sandbox` environment, if bubblewrap
+    /// is installed.
+    pub environments: Vec<EnvironmentConfig>,
+    /// How often running operator-service jobs are asked for their status, and jobs whose
+    /// runner died are failed (cron, seconds first).
+    pub poll_schedule: String,
+    /// How long a running job's lease lasts without renewal: a runner that died is noticed
+    /// this long after its last renewal (renewed every few seconds while it runs).
+    pub lease_secs: u64,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        Self {
+            work_dir: PathBuf::from("compute"),
+            environments: Vec::new(),
+            poll_schedule: "*/5 * * * * *".into(),
+            lease_secs: 30,
+        }
+    }
+}
+
+/// How an environment runs jobs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// A local process under bubblewrap.
+    Sandbox,
+    /// Ocean's operator-service (Kubernetes) over HTTP.
+    Operator,
+}
+
+/// A compute environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub id: String,
+    pub executor: ExecutorKind,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "one")]
+    pub cpu_number: u64,
+    #[serde(default = "one")]
+    pub ram_gb: u64,
+    #[serde(default = "one")]
+    pub disk_gb: u64,
+    /// Price per minute of a job, in whole fee tokens (decimal string); "0" is free.
+    #[serde(default = "zero_price")]
+    pub price_min: String,
+    /// Longest run a job may ask for, in seconds.
+    #[serde(default = "default_max_job_duration")]
+    pub max_job_duration_secs: u64,
+    /// Jobs running at once.
+    #[serde(default = "default_max_jobs")]
+    pub max_jobs: u64,
+    /// How long results are kept after a job ends, in seconds.
+    #[serde(default = "default_storage_expiry")]
+    pub storage_expiry_secs: u64,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: SandboxLimits,
+    /// operator: the operator-service base URL.
+    #[serde(default)]
+    pub operator_url: Option<String>,
+    /// operator: the address its pods order and download as (its key is the operator's).
+    #[serde(default)]
+    pub consumer_address: Option<String>,
+}
+
+impl EnvironmentConfig {
+    /// The environment offered when none is configured: a sandbox with the default limits.
+    pub fn default_sandbox() -> Self {
+        Self {
+            id: "sandbox".into(),
+            executor: ExecutorKind::Sandbox,
+            description: "Local sandbox (bubblewrap): python3 and node from the host, no network"
+                .into(),
+            cpu_number: 1,
+            ram_gb: 1,
+            disk_gb: 1,
+            price_min: zero_price(),
+            max_job_duration_secs: default_max_job_duration(),
+            max_jobs: default_max_jobs(),
+            storage_expiry_secs: default_storage_expiry(),
+            limits: SandboxLimits::default(),
+            operator_url: None,
+            consumer_address: None,
+        }
+    }
+}
+
+fn one() -> u64 {
+    1
+}
+fn zero_price() -> String {
+    "0".into()
+}
+fn default_max_job_duration() -> u64 {
+    3600
+}
+fn default_max_jobs() -> u64 {
+    2
+}
+fn default_storage_expiry() -> u64 {
+    7 * 86400
+}
+
+/// What a sandboxed job may use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxLimits {
+    /// CPU seconds of each process.
+    pub cpu_secs: u64,
+    /// Address space of each process, in MiB.
+    pub memory_mb: u64,
+    /// Processes at once.
+    pub processes: u64,
+    /// Bytes the job may write to /data/outputs, in MiB (each file, and all of them).
+    pub output_mb: u64,
+    /// Bytes of the algorithm's log kept, in KiB.
+    pub log_kb: u64,
+    /// Bytes of each input fetched, in MiB.
+    pub input_mb: u64,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            cpu_secs: 600,
+            memory_mb: 1024,
+            processes: 64,
+            output_mb: 256,
+            log_kb: 1024,
+            input_mb: 1024,
+        }
+    }
+}
+
 /// Filecoin datasets and deals.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -391,6 +541,7 @@ impl Default for Config {
             }],
             dbs: DbsConfig::default(),
             provider: ProviderConfig::default(),
+            compute: ComputeConfig::default(),
             filecoin: FilecoinConfig::default(),
             admin_api_key: None,
             webcore_secret: None,
@@ -450,6 +601,8 @@ impl Default for WebcoreConfig {
                 },
             ],
             promocodes: Vec::new(),
+            max_file_bytes: 4 << 30,
+            staging_dir: PathBuf::from("hosting-staging"),
         }
     }
 }
@@ -600,6 +753,7 @@ impl Config {
             }
         }
         self.validate_payments()?;
+        self.validate_compute()?;
         if let Some(url) = &self.database_url
             && !(url.starts_with("sqlite:")
                 || url.starts_with("postgres://")
@@ -618,6 +772,81 @@ impl Config {
             return invalid(
                 "BLOB_STORE_URL must be a file:// URL (S3 stores are not built in yet)",
             );
+        }
+        Ok(())
+    }
+
+    fn validate_compute(&self) -> Result<(), ConfigError> {
+        use std::str::FromStr;
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.compute.lease_secs < 2 {
+            return invalid("compute.lease_secs must be at least 2".into());
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for env in &self.compute.environments {
+            let id = &env.id;
+            if id.is_empty()
+                || id.len() > 128
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return invalid(format!(
+                    "compute.environments id {id:?} must be 1 to 128 letters, digits, '-', '_' or '.'"
+                ));
+            }
+            if !ids.insert(id.clone()) {
+                return invalid(format!("compute environment {id:?} is configured twice"));
+            }
+            if env.max_jobs == 0 || env.max_job_duration_secs == 0 {
+                return invalid(format!(
+                    "compute environment {id:?}: max_jobs and max_job_duration_secs must be positive"
+                ));
+            }
+            match crate::compute::price_units(&env.price_min, 18) {
+                None => {
+                    return invalid(format!(
+                        "compute environment {id:?}: price_min {:?} is not a non-negative decimal",
+                        env.price_min
+                    ));
+                }
+                Some(price) if !price.is_zero() => {
+                    if let Some(chain) = self.chains.iter().find(|c| c.provider_fee_token.is_none())
+                    {
+                        return invalid(format!(
+                            "compute environment {id:?} has a price: chain {} needs provider_fee_token, the token it is paid in",
+                            chain.chain_id
+                        ));
+                    }
+                }
+                Some(_) => {}
+            }
+            let limits = &env.limits;
+            if limits.cpu_secs == 0
+                || limits.memory_mb == 0
+                || limits.processes == 0
+                || limits.output_mb == 0
+                || limits.input_mb == 0
+            {
+                return invalid(format!(
+                    "compute environment {id:?}: every limit must be positive"
+                ));
+            }
+            if env.executor == ExecutorKind::Operator {
+                let url_ok = env
+                    .operator_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"));
+                let address_ok = env
+                    .consumer_address
+                    .as_deref()
+                    .is_some_and(|a| alloy_primitives::Address::from_str(a).is_ok());
+                if !url_ok || !address_ok {
+                    return invalid(format!(
+                        "compute environment {id:?}: the operator executor needs operator_url (http(s)) and consumer_address"
+                    ));
+                }
+            }
         }
         Ok(())
     }

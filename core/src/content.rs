@@ -89,9 +89,59 @@ impl ContentStore {
     pub async fn import_as<R>(
         &self,
         car_id: &str,
+        input: R,
+        profile: Profile,
+        max_bytes: Option<u64>,
+    ) -> Result<Imported, ContentError>
+    where
+        R: AsyncRead + Unpin,
+    {
+        self.import_inner(car_id, input, profile, max_bytes, false)
+            .await
+    }
+
+    /// Imports as [`ContentStore::import_as`] but leaves the CAR staged: it is served only
+    /// once the caller's own record of it commits with [`ContentStore::publish_in`] in the
+    /// same transaction. If the process dies in between, housekeeping removes it as any
+    /// abandoned import.
+    pub async fn import_held<R>(
+        &self,
+        car_id: &str,
+        input: R,
+        profile: Profile,
+        max_bytes: Option<u64>,
+    ) -> Result<Imported, ContentError>
+    where
+        R: AsyncRead + Unpin,
+    {
+        self.import_inner(car_id, input, profile, max_bytes, true)
+            .await
+    }
+
+    /// Makes a held import servable, inside the caller's transaction. False if housekeeping
+    /// removed it meanwhile.
+    pub async fn publish_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        car_id: &str,
+    ) -> Result<bool, DbErr> {
+        let done = conn
+            .execute_raw(sql::statement(
+                conn,
+                "UPDATE car_files SET staged_at = NULL WHERE id = $1 AND staged_at IS NOT NULL",
+                [car_id.into()],
+            ))
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn import_inner<R>(
+        &self,
+        car_id: &str,
         mut input: R,
         profile: Profile,
         max_bytes: Option<u64>,
+        hold: bool,
     ) -> Result<Imported, ContentError>
     where
         R: AsyncRead + Unpin,
@@ -112,7 +162,7 @@ impl ContentStore {
         let finished = match result {
             Ok(summary) => match writer.finish().await {
                 Ok(_) => self
-                    .record(car_id, &summary)
+                    .record(car_id, &summary, hold)
                     .await
                     .map(|()| summary)
                     .map_err(Into::into),
@@ -258,14 +308,15 @@ impl ContentStore {
         Ok(())
     }
 
-    /// Completes a staged import with what it produced.
-    async fn record(&self, car_id: &str, s: &IngestSummary) -> Result<(), DbErr> {
+    /// Completes a staged import with what it produced; a held one stays staged (touched).
+    async fn record(&self, car_id: &str, s: &IngestSummary, hold: bool) -> Result<(), DbErr> {
+        let staged_at = hold.then(now_ms);
         let done = self
             .db
             .execute_raw(sql::statement(
                 &self.db,
                 "UPDATE car_files SET root = $1, body_bytes = $2, car_bytes = $3, blocks = $4, payload_bytes = $5, \
-                 sha256 = $6, piece_cid = $7, padded_piece_size = $8, staged_at = NULL WHERE id = $9",
+                 sha256 = $6, piece_cid = $7, padded_piece_size = $8, staged_at = $10 WHERE id = $9 AND staged_at IS NOT NULL",
                 [
                     s.root.to_string().into(),
                     (s.car_body_bytes as i64).into(),
@@ -276,6 +327,7 @@ impl ContentStore {
                     s.piece.cid_v1().to_string().into(),
                     (s.piece.padded_size as i64).into(),
                     car_id.into(),
+                    staged_at.into(),
                 ],
             ))
             .await?;
@@ -356,11 +408,15 @@ impl ContentStore {
         let Some((key, start, length)) = self.locate(cid).await? else {
             return Ok(None);
         };
-        let bytes = self
-            .blobs
-            .store()
-            .get_range(&Path::from(key), start..start + length)
-            .await?;
+        // An empty block (the empty file's raw leaf) is no range: the store refuses `x..x`.
+        let bytes = if length == 0 {
+            Bytes::new()
+        } else {
+            self.blobs
+                .store()
+                .get_range(&Path::from(key), start..start + length)
+                .await?
+        };
         wharf_content::car::verify_block(cid, &bytes, start)
             .map_err(|_| ContentError::Corrupt(cid.to_string()))?;
         Ok(Some(bytes))

@@ -20,6 +20,8 @@ pub enum Topic {
     Balance,
     /// Replications; the key is the dataset id, or empty for "any".
     Replication,
+    /// A compute job; the key is the job id.
+    ComputeJob,
 }
 
 impl Topic {
@@ -28,13 +30,19 @@ impl Topic {
             Topic::Quote => "quote",
             Topic::Balance => "balance",
             Topic::Replication => "replication",
+            Topic::ComputeJob => "compute",
         }
     }
 
     fn parse(text: &str) -> Option<Topic> {
-        [Topic::Quote, Topic::Balance, Topic::Replication]
-            .into_iter()
-            .find(|t| t.as_str() == text)
+        [
+            Topic::Quote,
+            Topic::Balance,
+            Topic::Replication,
+            Topic::ComputeJob,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
     }
 }
 
@@ -210,7 +218,12 @@ async fn listen(pool: sea_orm::sqlx::PgPool, local: broadcast::Sender<Change>, o
 }
 
 fn resync(local: &broadcast::Sender<Change>) {
-    for topic in [Topic::Quote, Topic::Balance, Topic::Replication] {
+    for topic in [
+        Topic::Quote,
+        Topic::Balance,
+        Topic::Replication,
+        Topic::ComputeJob,
+    ] {
         let _ = local.send(Change {
             topic,
             key: String::new(),

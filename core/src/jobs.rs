@@ -56,6 +56,17 @@ impl MakeDeals {
     pub const QUEUE: &'static str = "deals";
 }
 
+/// Runs a waiting compute job (`wharf_core::compute`). Idempotent: the job is claimed once,
+/// and a job already taken or ended is skipped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunCompute {
+    pub job_id: String,
+}
+
+impl RunCompute {
+    pub const QUEUE: &'static str = "compute";
+}
+
 impl ProcessUpload {
     pub const QUEUE: &'static str = "uploads";
 }
@@ -138,6 +149,7 @@ pub struct JobQueue {
     pub housekeeping: Storage<Housekeeping>,
     pub uploads: Storage<ProcessUpload>,
     pub deals: Storage<MakeDeals>,
+    pub compute: Storage<RunCompute>,
 }
 
 impl JobQueue {
@@ -169,6 +181,9 @@ impl JobQueue {
                     ),
                     deals: Storage::Redis(
                         RedisStorage::new(conn.clone()).with_config(storage(MakeDeals::QUEUE)),
+                    ),
+                    compute: Storage::Redis(
+                        RedisStorage::new(conn.clone()).with_config(storage(RunCompute::QUEUE)),
                     ),
                     backend: Backend::Redis(conn),
                     max_attempts,
@@ -211,6 +226,9 @@ impl JobQueue {
                     ),
                     deals: Storage::Sqlite(
                         SqliteStorage::new(&pool).with_config(storage(MakeDeals::QUEUE)),
+                    ),
+                    compute: Storage::Sqlite(
+                        SqliteStorage::new(&pool).with_config(storage(RunCompute::QUEUE)),
                     ),
                     backend: Backend::Sqlite(pool),
                     max_attempts,
@@ -263,6 +281,22 @@ impl JobQueue {
         self.deals
             .push(MakeDeals { replication_ids }, self.max_attempts)
             .await
+    }
+
+    /// Queues a compute job to run, after `delay` when given (its environment was full).
+    pub async fn push_compute_after(
+        &self,
+        job_id: &str,
+        delay: Option<Duration>,
+    ) -> Result<String, JobError> {
+        let job = RunCompute {
+            job_id: job_id.to_string(),
+        };
+        self.compute.push_after(job, self.max_attempts, delay).await
+    }
+
+    pub async fn push_compute(&self, job_id: &str) -> Result<String, JobError> {
+        self.push_compute_after(job_id, None).await
     }
 
     /// The readiness check: the backend answers a trivial request.

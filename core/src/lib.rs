@@ -2,12 +2,14 @@
 pub mod auth;
 pub mod blobs;
 pub mod chain;
+pub mod compute;
 pub mod config;
 pub mod content;
 pub mod db;
 pub mod feed;
 pub mod filecoin;
 pub mod filelock;
+pub mod hosting;
 pub mod jobs;
 pub mod ledger;
 pub mod net;

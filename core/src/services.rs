@@ -32,6 +32,8 @@ pub enum StartError {
     TreasuryKey(u64),
     #[error(transparent)]
     ProviderKey(#[from] crate::provider::keys::KeyError),
+    #[error(transparent)]
+    Compute(#[from] crate::compute::ComputeStartError),
     #[error("provider.allow_private_networks: {0}")]
     ProviderNetworks(String),
     #[error("cannot seed promocode {code}: {source}")]
@@ -51,7 +53,11 @@ pub struct Services {
     pub quotes: QuoteService,
     /// The Ocean Provider's data services.
     pub provider: crate::provider::ProviderService,
-    pub queue: JobQueue,
+    /// Compute-to-data jobs.
+    pub compute: crate::compute::ComputeService,
+    /// web-core file hosting.
+    pub hosting: crate::hosting::HostingService,
+    pub queue: Arc<JobQueue>,
     /// Change announcements for subscriptions.
     pub feed: crate::feed::ChangeFeed,
     /// Database statements this process has sent.
@@ -79,7 +85,7 @@ impl Services {
         });
         db::migrate_up(&db).await?;
         let blobs = Blobs::local(&config.blob_dir())?;
-        let queue = JobQueue::connect(&config).await?;
+        let queue = Arc::new(JobQueue::connect(&config).await?);
         let feed = crate::feed::ChangeFeed::start(&db);
         let ledger = Ledger::new(db.clone(), feed.clone());
         for promo in &config.webcore.promocodes {
@@ -120,6 +126,17 @@ impl Services {
             provider_keys,
         )
         .map_err(StartError::ProviderNetworks)?;
+        let compute = crate::compute::ComputeService::open(
+            config.clone(),
+            db.clone(),
+            provider.clone(),
+            blobs.clone(),
+            feed.clone(),
+            queue.clone(),
+        )
+        .await?;
+        let hosting =
+            crate::hosting::HostingService::new(&config, db.clone(), content.clone(), feed.clone());
         let quotes = QuoteService::new(
             config.clone(),
             db.clone(),
@@ -131,6 +148,8 @@ impl Services {
             config,
             quotes,
             provider,
+            compute,
+            hosting,
             db,
             ledger,
             blobs,

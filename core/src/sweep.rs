@@ -8,6 +8,10 @@
 //! | staged CAR import | the importing process died | removed with its blob and index |
 //! | quote being paid or stored (100, 101, 300) | its job was lost | its job queued again |
 //! | replication reserved or submitting | its job was lost | `MakeDeals` queued again |
+//! | compute job waiting, running or deleted | lost job, dead runner | `ComputeService::follow_jobs` (also on its own cron) |
+//! | compute results past their expiry | time | deleted with their job |
+//! | hosted download charged, never settled | the serving process died | refunded |
+//! | staged plaintext of a hosted upload | the uploading process died | removed |
 use crate::{filecoin::replications, services::Services, time::now_ms};
 
 /// Records the sweep moved on, by kind.
@@ -17,6 +21,10 @@ pub struct SweepReport {
     pub removed_imports: usize,
     pub requeued_quotes: usize,
     pub requeued_deals: usize,
+    pub failed_compute_jobs: usize,
+    pub expired_compute_jobs: usize,
+    pub refunded_downloads: usize,
+    pub removed_staging_files: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +33,10 @@ pub enum SweepError {
     Db(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Content(#[from] crate::content::ContentError),
+    #[error(transparent)]
+    Compute(#[from] crate::compute::ComputeError),
+    #[error(transparent)]
+    Hosting(#[from] crate::hosting::HostingError),
 }
 
 /// Most records of one kind taken per sweep; the next sweep takes the rest.
@@ -57,12 +69,23 @@ pub async fn reconcile(services: &Services) -> Result<SweepReport, SweepError> {
             }
         }
     }
+    let followed = services.compute.follow_jobs().await?;
+    report.failed_compute_jobs = followed.failed_abandoned;
+    report.expired_compute_jobs = services.compute.expire_results().await?;
+    report.refunded_downloads = services.hosting.refund_abandoned(stale, BATCH).await?;
+    let stale_time = std::time::SystemTime::now()
+        - std::time::Duration::from_secs(services.config.jobs.stale_after_secs);
+    report.removed_staging_files = services.hosting.remove_stale_staging(stale_time).await;
     if report != SweepReport::default() {
         tracing::info!(
             released_uploads = report.released_uploads,
             removed_imports = report.removed_imports,
             requeued_quotes = report.requeued_quotes,
             requeued_deals = report.requeued_deals,
+            failed_compute_jobs = report.failed_compute_jobs,
+            expired_compute_jobs = report.expired_compute_jobs,
+            refunded_downloads = report.refunded_downloads,
+            removed_staging_files = report.removed_staging_files,
             "reconciliation sweep"
         );
     }

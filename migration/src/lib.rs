@@ -8,6 +8,8 @@ mod m20261122_000003_quote_remote;
 mod m20261123_000001_create_datasets;
 mod m20261201_000001_nothing_stranded;
 mod m20261201_000002_provider_assets;
+mod m20261201_000003_compute_jobs;
+mod m20261201_000004_hosted_files;
 
 pub struct Migrator;
 
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_datasets::Migration),
             Box::new(m20261201_000001_nothing_stranded::Migration),
             Box::new(m20261201_000002_provider_assets::Migration),
+            Box::new(m20261201_000003_compute_jobs::Migration),
+            Box::new(m20261201_000004_hosted_files::Migration),
         ]
     }
 }

@@ -14,6 +14,13 @@
 //       getDownloadUrl (nonce + signature) and fetch, as ocean.js users do.
 //   node ocean.mjs fileinfo <rpc> <key> <provider url> <did> <service id> <file object JSON>
 //       checkDidFiles and getFileInfo (with checksums), and getNonce.
+//   publish takes an optional last argument, JSON: {"serviceType": "compute", "compute": {…}}
+//       for a compute dataset, {"type": "algorithm", "algorithm": {…}} for an algorithm.
+//   node ocean.mjs compute <rpc> <consumer key> <provider url> <plan JSON>
+//       A compute job as ocean.js users run it: computeEnvironments, initializeCompute,
+//       orders (startOrder / reuseOrder for the environment's consumer address), computeStart,
+//       computeStatus until it ends, getComputeResultUrl and the results; then, as the plan
+//       says, computeStop mid-run and computeDelete.
 import { createRequire } from "node:module";
 import { createHash } from "node:crypto";
 
@@ -81,7 +88,8 @@ try {
       erc20Template: erc20.address,
     });
   } else if (command === "publish") {
-    const [factoryAddress, providerUrl, chainText, consumer, timeout, fileJson] = rest;
+    const [factoryAddress, providerUrl, chainText, consumer, timeout, fileJson, extraJson] = rest;
+    const extra = extraJson ? JSON.parse(extraJson) : {};
     const chainId = Number(chainText);
     const me = await signer.getAddress();
     const factory = new NftFactory(factoryAddress, signer, chainId);
@@ -128,20 +136,22 @@ try {
       metadata: {
         created: "2026-12-01T00:00:00Z",
         updated: "2026-12-01T00:00:00Z",
-        type: "dataset",
+        type: extra.type ?? "dataset",
         name: "Wharf test dataset",
         description: "A file served through wharf's Provider",
         author: "wharf tests",
         license: "MIT",
+        ...(extra.algorithm ? { algorithm: extra.algorithm } : {}),
       },
       services: [
         {
-          id: "access-1",
-          type: "access",
+          id: extra.serviceType === "compute" ? "compute-1" : "access-1",
+          type: extra.serviceType ?? "access",
           files: encryptedFiles,
           datatokenAddress: datatoken,
           serviceEndpoint: providerUrl,
           timeout: Number(timeout),
+          ...(extra.compute ? { compute: extra.compute } : {}),
         },
       ],
     };
@@ -196,6 +206,72 @@ try {
     out.did = await ProviderInstance.checkDidFiles(did, serviceId, providerUrl, true);
     out.file = await ProviderInstance.getFileInfo(JSON.parse(fileJson), providerUrl, true);
     out.nonce = await ProviderInstance.getNonce(providerUrl, await signer.getAddress());
+  } else if (command === "compute") {
+    const [providerUrl, planJson] = rest;
+    const plan = JSON.parse(planJson);
+    const me = await signer.getAddress();
+    const chainId = (await provider.getNetwork()).chainId;
+    const envs = await ProviderInstance.getComputeEnvironments(providerUrl);
+    out.environments = envs;
+    const env = envs[chainId].find((e) => e.id === (plan.environment ?? envs[chainId][0].id));
+    const validUntil = Math.floor(Date.now() / 1000) + (plan.minutes ?? 5) * 60;
+    const assets = [{ documentId: plan.dataset.did, serviceId: plan.dataset.serviceId }];
+    const algo = plan.algorithm.did
+      ? { documentId: plan.algorithm.did, serviceId: plan.algorithm.serviceId }
+      : { meta: plan.algorithm.meta };
+    const initialized = await ProviderInstance.initializeCompute(
+      assets, algo, env.id, validUntil, providerUrl, me,
+    );
+    out.initialized = initialized;
+    const datatokens = new Datatoken(signer, chainId);
+    // The order helper ocean.js's own compute tests use: reuse a valid order, else start one
+    // for the environment's consumer address.
+    const order = async (item, datatoken) => {
+      if (item.validOrder && !item.providerFee) return item.validOrder;
+      if (item.validOrder) {
+        const tx = await datatokens.reuseOrder(datatoken, item.validOrder, item.providerFee);
+        return (await tx.wait()).transactionHash;
+      }
+      const tx = await datatokens.startOrder(datatoken, env.consumerAddress, 0, item.providerFee);
+      return (await tx.wait()).transactionHash;
+    };
+    if (plan.algorithm.did) {
+      algo.transferTxId = await order(initialized.algorithm, plan.algorithm.datatoken);
+    }
+    assets[0].transferTxId = await order(initialized.datasets[0], plan.dataset.datatoken);
+    out.orders = { dataset: assets[0].transferTxId, algorithm: algo.transferTxId };
+    if (plan.orderOnly) {
+      console.log(JSON.stringify(out));
+      process.exit(0);
+    }
+    const started = await ProviderInstance.computeStart(providerUrl, signer, env.id, assets[0], algo);
+    out.started = started;
+    const jobId = (Array.isArray(started) ? started[0] : started).jobId;
+    out.jobId = jobId;
+    out.statuses = [];
+    const deadline = Date.now() + (plan.timeoutSecs ?? 120) * 1000;
+    let job;
+    while (Date.now() < deadline) {
+      const status = await ProviderInstance.computeStatus(providerUrl, me, jobId);
+      job = Array.isArray(status) ? status[0] : status;
+      if (!out.statuses.includes(job.status)) out.statuses.push(job.status);
+      if (plan.stopAt && job.status >= plan.stopAt && !out.stopped) {
+        out.stopped = await ProviderInstance.computeStop(plan.dataset.did, me, jobId, providerUrl, signer);
+      }
+      if (job.status === 70) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    out.job = job;
+    out.results = [];
+    for (let i = 0; i < (job?.results?.length ?? 0); i++) {
+      const url = await ProviderInstance.getComputeResultUrl(providerUrl, signer, jobId, i);
+      const response = await fetch(url);
+      out.results.push({ status: response.status, body: await response.text() });
+    }
+    if (plan.delete) {
+      out.deleted = await ProviderInstance.computeDelete(plan.dataset.did, signer, jobId, providerUrl);
+      out.afterDelete = await ProviderInstance.computeStatus(providerUrl, me, jobId);
+    }
   } else {
     throw new Error(`unknown command ${command}`);
   }

@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod delta;
 pub mod microservice;
+pub mod operator;
 pub mod wallet;
 pub mod ws;
 
@@ -375,6 +376,56 @@ pub fn ensure_npm_packages() {
                 .expect("npm is installed");
             assert!(status.success(), "npm ci failed in tests/js");
         }
+    });
+}
+
+/// Installs bubblewrap (the compute sandbox) from Debian when it is missing, as CI's fresh
+/// machines lack it; the test needing it fails with the reason when it cannot be had.
+pub fn ensure_bubblewrap() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let present = || {
+            std::process::Command::new("bwrap")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if present() {
+            return;
+        }
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("wharf-apt.lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        if present() {
+            return;
+        }
+        let install = || {
+            std::process::Command::new("apt-get")
+                .args([
+                    "install",
+                    "-y",
+                    "-q",
+                    "--no-install-recommends",
+                    "bubblewrap",
+                ])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !install() {
+            let _ = std::process::Command::new("apt-get")
+                .args(["update", "-q"])
+                .status();
+            install();
+        }
+        assert!(
+            present(),
+            "bubblewrap is needed for compute tests: apt-get install bubblewrap"
+        );
     });
 }
 

@@ -1,5 +1,6 @@
 //! Background workers of wharf. One module per job; [`run`] registers them all on an apalis
 //! Monitor over the queue backend the process was started with, and stops them gracefully.
+pub mod compute;
 pub mod deals;
 pub mod housekeeping;
 pub mod register;
@@ -9,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::Monitor;
 use wharf_core::{
-    jobs::{Housekeeping, MakeDeals, ProcessUpload, queue_name},
+    jobs::{Housekeeping, MakeDeals, ProcessUpload, RunCompute, queue_name},
     services::Services,
 };
 
@@ -46,7 +47,15 @@ pub async fn run(
         deals::handler(),
         services.clone()
     );
+    monitor = register_job!(
+        monitor,
+        queue_name(prefix, RunCompute::QUEUE),
+        &queues.compute,
+        compute::handler(),
+        services.clone()
+    );
     monitor = housekeeping::register_cron(monitor, services.clone())?;
+    monitor = compute::register_cron(monitor, services.clone())?;
     monitor = deals::register_cron(monitor, services.clone())?;
 
     tracing::info!(

@@ -63,9 +63,13 @@ macro_rules! register_job {
                     apalis::prelude::BackendExt::poll_with_interval(storage.clone(), poll),
                     $handler, services)
             }
+            // apalis-redis fetches at each heartbeat only (10 s): poll it as often as SQLite.
             wharf_core::jobs::Storage::Redis(storage) => {
                 let storage = storage.clone();
-                $crate::register_job!(@build $monitor, $queue, storage.clone(), $handler, services)
+                let poll = std::time::Duration::from_millis(services.config.jobs.poll_interval_ms);
+                $crate::register_job!(@build $monitor, $queue,
+                    apalis::prelude::BackendExt::poll_with_interval(storage.clone(), poll),
+                    $handler, services)
             }
         }
     }};

@@ -70,6 +70,14 @@ async fn run(job: ProcessUpload, services: Data<Arc<Services>>) -> Result<(), Bo
                     reason,
                 } => {
                     tracing::info!(quote = %quote.id, status = failed, %reason, "payment failed");
+                    // Unpaid files are not kept, nor served: removed before the status says
+                    // so, so that a client reading the final status never finds them (a
+                    // crash in between re-runs the job, which removes and transitions again).
+                    for file in services.quotes.files(&quote.id).await? {
+                        if let Some(car) = &file.car_id {
+                            services.content.remove_car(car).await?;
+                        }
+                    }
                     services
                         .quotes
                         .transition(
@@ -79,12 +87,6 @@ async fn run(job: ProcessUpload, services: Data<Arc<Services>>) -> Result<(), Bo
                             Some(&reason),
                         )
                         .await?;
-                    // Unpaid files are not kept, nor served.
-                    for file in services.quotes.files(&quote.id).await? {
-                        if let Some(car) = &file.car_id {
-                            services.content.remove_car(car).await?;
-                        }
-                    }
                     return Ok(());
                 }
             };

@@ -150,7 +150,7 @@ pub async fn subscriptions(
 
 /// Maps a bearer token to the operator or a wallet session. No token: anonymous. A token that
 /// is neither: 401, so a client with an expired session learns it at once.
-async fn resolve_caller(
+pub(crate) async fn resolve_caller(
     services: &Services,
     authorization: Option<&str>,
 ) -> Result<Option<Principal>, Response> {

@@ -1,8 +1,10 @@
 //! The GraphQL API: one module per domain, merged into one schema.
 mod auth;
 mod balances;
+mod compute;
 mod datasets;
 pub mod error;
+mod hosting;
 pub mod http;
 mod operations;
 mod provider;
@@ -20,7 +22,9 @@ use self::error::{Code, error};
 pub struct Query(
     auth::AuthQuery,
     balances::BalanceQuery,
+    compute::ComputeQuery,
     datasets::DatasetQuery,
+    hosting::HostingQuery,
     provider::ProviderQuery,
     uploads::UploadQuery,
 );
@@ -29,6 +33,7 @@ pub struct Query(
 pub struct Mutation(
     auth::AuthMutation,
     balances::BalanceMutation,
+    compute::ComputeMutation,
     datasets::DatasetMutation,
     operations::OperationsMutation,
     provider::ProviderMutation,
@@ -38,6 +43,7 @@ pub struct Mutation(
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     balances::BalanceSubscription,
+    compute::ComputeSubscription,
     datasets::DatasetSubscription,
     uploads::UploadSubscription,
 );

@@ -233,7 +233,7 @@ impl ProviderService {
             .collect()
     }
 
-    fn chain(&self, chain_id: u64) -> Result<&ChainConfig, ProviderError> {
+    pub fn chain(&self, chain_id: u64) -> Result<&ChainConfig, ProviderError> {
         self.config
             .chains
             .iter()
@@ -241,8 +241,32 @@ impl ProviderService {
             .ok_or(ProviderError::UnknownChain(chain_id))
     }
 
-    fn reader(&self, chain_id: u64) -> Result<ChainReader, ProviderError> {
+    pub fn reader(&self, chain_id: u64) -> Result<ChainReader, ProviderError> {
         ChainReader::new(self.chain(chain_id)?).map_err(|e| ProviderError::Internal(e.to_string()))
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Where operators and compute pods read DDOs: the configured metadata cache, if any.
+    pub fn metadata_uri(&self) -> String {
+        self.config
+            .provider
+            .aquarius_url
+            .clone()
+            .unwrap_or_default()
+    }
+
+    /// Whether `address` is the consumer address of an operator compute environment: its pods
+    /// download the datasets of compute services (upstream's exception for C2D).
+    pub fn is_compute_consumer(&self, address: &Address) -> bool {
+        self.config
+            .compute
+            .environments
+            .iter()
+            .filter_map(|e| e.consumer_address.as_deref())
+            .any(|a| Address::from_str(a).is_ok_and(|a| a == *address))
     }
 
     /// The last nonce an address used ("0" for none).
@@ -707,7 +731,8 @@ impl ProviderService {
         let (index, service) = asset
             .service(request.service_id)
             .ok_or(ProviderError::UnknownService)?;
-        if service.kind != "access" {
+        let compute_pod = service.kind == "compute" && self.is_compute_consumer(&consumer);
+        if service.kind != "access" && !compute_pod {
             return Err(ProviderError::NotAccess(request.service_id.to_string()));
         }
         let tx = B256::from_str(request.transfer_tx).map_err(|_| ProviderError::Order {

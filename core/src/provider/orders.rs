@@ -24,9 +24,14 @@ mod abi {
     function isDeployed(address datatoken) external view returns (bool);
     function getMetaData() external view returns (string, string, uint8, bool);
     function erc721List(address nft) external view returns (address);
+    function decimals() external view returns (uint8);
+    function ownerOf(uint256 tokenId) external view returns (address);
     }
 }
-use abi::{OrderReused, OrderStarted, erc721ListCall, getMetaDataCall, isDeployedCall};
+use abi::{
+    OrderReused, OrderStarted, decimalsCall, erc721ListCall, getMetaDataCall, isDeployedCall,
+    ownerOfCall,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -142,6 +147,27 @@ impl ChainReader {
             .call(factory, erc721ListCall { nft }.abi_encode())
             .await?;
         Ok(erc721ListCall::abi_decode_returns(&out).is_ok_and(|a| a == nft))
+    }
+
+    /// The decimals of an ERC20 token.
+    pub async fn decimals(&self, token: Address) -> Result<u8, OrderError> {
+        let out = self.call(token, decimalsCall {}.abi_encode()).await?;
+        decimalsCall::abi_decode_returns(&out).map_err(|e| self.rpc(format!("decimals: {e}")))
+    }
+
+    /// The owner of a data NFT (its publisher): the holder of token 1, which the template
+    /// mints to the owner it is created for.
+    pub async fn nft_owner(&self, nft: Address) -> Result<Address, OrderError> {
+        let out = self
+            .call(
+                nft,
+                ownerOfCall {
+                    tokenId: U256::from(1u8),
+                }
+                .abi_encode(),
+            )
+            .await?;
+        ownerOfCall::abi_decode_returns(&out).map_err(|e| self.rpc(format!("ownerOf: {e}")))
     }
 
     pub async fn receipt(&self, tx: B256) -> Result<TransactionReceipt, OrderError> {

@@ -30,6 +30,10 @@ const REFERENCED: &[(&str, &str)] = &[
     ("post", "/accounts/token/redeem/{token}"),
     ("post", "/accounts/token/deposit/{token}"),
     ("post", "/accounts/token/withdraw/{token}"),
+    ("post", "/api/upload"),
+    ("get", "/api/download/{filehash}"),
+    ("get", "/api/find/{filehash}"),
+    ("get", "/api/status"),
     // delta-dm (README, delta-dm.md §6.1)
     ("get", "/api/v1/health"),
     ("get", "/api/v1/datasets"),
@@ -81,6 +85,7 @@ const TAGS: &[&str] = &[
     "web-core",
     "gateway",
     "provider",
+    "compute",
     "operations",
 ];
 
@@ -136,6 +141,9 @@ fn sample(name: &str) -> String {
         "cid" => payload,
         "path" => "file.txt".into(),
         "did" => "did:op:0000000000000000000000000000000000000000000000000000000000000000".into(),
+        "id" => "00000000000000000000000000000000".into(),
+        "index" => "0".into(),
+        "filehash" => "0000000000000000000000000000000000000000000000000000000000000000".into(),
         other => panic!("no sample value for path parameter {{{other}}}: add one"),
     }
 }
@@ -305,6 +313,8 @@ async fn the_document_holds_together() {
             || path.starts_with("/accounts/token/withdraw/")
         {
             &["webcore_secret"]
+        } else if path.starts_with("/compute/") {
+            &["bearer"]
         } else {
             &[]
         };

@@ -32,7 +32,7 @@ const CONSUMER: usize = 2;
 const OTHER: usize = 3;
 
 /// Runs tests/js/ocean.mjs and returns what it printed.
-async fn ocean_js(args: &[&str]) -> Value {
+pub(crate) async fn ocean_js(args: &[&str]) -> Value {
     wharf_tests::ensure_npm_packages();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("js/ocean.mjs");
     let output = tokio::process::Command::new("node")
@@ -54,10 +54,22 @@ async fn ocean_js(args: &[&str]) -> Value {
 /// A plain HTTP file server the tests control: a file (with Range), redirects, a loop, an
 /// endless body. Counts the connections it serves.
 #[derive(Clone)]
-struct FileServer {
-    base: String,
-    port: u16,
-    data: Arc<Vec<u8>>,
+pub(crate) struct FileServer {
+    pub(crate) base: String,
+    pub(crate) port: u16,
+    pub(crate) data: Arc<Vec<u8>>,
+    /// More files, served at `/f/{name}`.
+    pub(crate) files: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+}
+
+async fn named_file(
+    State(server): State<FileServer>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    match server.files.lock().unwrap().get(&name) {
+        Some(data) => data.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn file(State(server): State<FileServer>, headers: HeaderMap) -> Response {
@@ -96,16 +108,27 @@ async fn redirect(Query(q): Query<std::collections::HashMap<String, String>>) ->
 }
 
 impl FileServer {
-    async fn start(data: Vec<u8>) -> FileServer {
+    /// Serves `data` at `/f/{name}`; returns its URL.
+    pub(crate) fn put(&self, name: &str, data: &[u8]) -> String {
+        self.files
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), data.to_vec());
+        format!("{}/f/{name}", self.base)
+    }
+
+    pub(crate) async fn start(data: Vec<u8>) -> FileServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = FileServer {
             base: format!("http://127.0.0.1:{port}"),
             port,
             data: Arc::new(data),
+            files: Default::default(),
         };
         let router = Router::new()
             .route("/data.csv", get(file))
+            .route("/f/{name}", get(named_file))
             .route("/redirect", get(redirect))
             .route(
                 "/loop",
@@ -127,16 +150,18 @@ impl FileServer {
 }
 
 /// A chain with Ocean's contracts, a file server, and wharf serving the Provider.
-struct World {
-    chain: Chain,
-    app: TestApp,
-    files: FileServer,
-    factory: String,
-    provider_url: String,
+pub(crate) struct World {
+    pub(crate) chain: Chain,
+    pub(crate) app: TestApp,
+    pub(crate) files: FileServer,
+    pub(crate) factory: String,
+    pub(crate) provider_url: String,
+    /// What `deploy` printed (the Ocean token's address, …).
+    pub(crate) deployed: Value,
 }
 
 impl World {
-    async fn start(extra_toml: &str) -> World {
+    pub(crate) async fn start(extra_toml: &str) -> World {
         let chain = Chain::start().await;
         let deployed = ocean_js(&["deploy", &chain.url, chain::KEYS[DEPLOYER]]).await;
         let factory = deployed["factory"]
@@ -147,8 +172,9 @@ impl World {
             .flat_map(|i| format!("{i},{}\n", i * 7).into_bytes())
             .collect();
         let files = FileServer::start(data).await;
+        let ocean = deployed["ocean"].as_str().unwrap_or_default().to_string();
         let toml = format!(
-            "[[chains]]\nchain_id = 1337\nrpc_url = \"{}\"\nocean_factory = \"{factory}\"\n\
+            "[[chains]]\nchain_id = 1337\nrpc_url = \"{}\"\nocean_factory = \"{factory}\"\nprovider_fee_token = \"{ocean}\"\n\
              [provider]\nallow_private_networks = [\"127.0.0.1:{}\"]\n{extra_toml}",
             chain.url, files.port
         );
@@ -160,16 +186,30 @@ impl World {
             files,
             factory,
             provider_url,
+            deployed,
         }
     }
 
-    fn data_url(&self) -> String {
+    pub(crate) fn data_url(&self) -> String {
         format!("{}/data.csv", self.files.base)
     }
 
     /// Publishes an asset with ocean.js and registers its DDO in wharf.
-    async fn publish(&self, timeout_secs: u64) -> Value {
-        let file = json!({"type": "url", "url": self.data_url(), "method": "GET"}).to_string();
+    pub(crate) async fn publish(&self, timeout_secs: u64) -> Value {
+        let file = json!({"type": "url", "url": self.data_url(), "method": "GET"});
+        self.publish_with(timeout_secs, &file, &json!({})).await
+    }
+
+    /// Publishes an asset of `file` with ocean.mjs's `extra` (service type, compute options,
+    /// algorithm metadata) and registers its DDO in wharf.
+    pub(crate) async fn publish_with(
+        &self,
+        timeout_secs: u64,
+        file: &Value,
+        extra: &Value,
+    ) -> Value {
+        let file = file.to_string();
+        let extra = extra.to_string();
         let consumer = chain::signer(CONSUMER).address().to_checksum(None);
         let published = ocean_js(&[
             "publish",
@@ -181,6 +221,7 @@ impl World {
             &consumer,
             &timeout_secs.to_string(),
             &file,
+            &extra,
         ])
         .await;
         assert!(published["error"].is_null(), "publish: {published}");
@@ -257,7 +298,7 @@ impl World {
     }
 }
 
-fn now_nonce() -> u64 {
+pub(crate) fn now_nonce() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -4,6 +4,7 @@
 //! shapes live here: flask-sieve's validation errors and `{"error": …}` with request data
 //! never echoed.
 pub mod aquarius;
+pub mod compute;
 pub mod consume;
 pub mod encryption;
 pub mod root;
@@ -35,6 +36,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(consume::initialize))
         .routes(routes!(consume::download))
         .routes(routes!(consume::fileinfo))
+        .routes(routes!(compute::environments))
+        .routes(routes!(compute::initialize))
+        .routes(routes!(
+            compute::start,
+            compute::status,
+            compute::stop,
+            compute::delete
+        ))
+        .routes(routes!(compute::result))
+        .routes(routes!(compute::validate_container))
         .routes(routes!(aquarius::ddo))
 }
 

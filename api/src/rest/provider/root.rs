@@ -12,13 +12,33 @@ use crate::state::AppState;
 
 /// The endpoints this provider serves, by the names ocean.js looks up, relative to the
 /// provider URL.
-const ENDPOINTS: [(&str, &str, &str); 6] = [
+const ENDPOINTS: [(&str, &str, &str); 14] = [
+    ("computeDelete", "DELETE", "/api/services/compute"),
+    (
+        "computeEnvironments",
+        "GET",
+        "/api/services/computeEnvironments",
+    ),
+    ("computeResult", "GET", "/api/services/computeResult"),
+    ("computeStart", "POST", "/api/services/compute"),
+    ("computeStatus", "GET", "/api/services/compute"),
+    ("computeStop", "PUT", "/api/services/compute"),
     ("decrypt", "POST", "/api/services/decrypt"),
     ("download", "GET", "/api/services/download"),
     ("encrypt", "POST", "/api/services/encrypt"),
     ("fileinfo", "POST", "/api/services/fileinfo"),
     ("initialize", "GET", "/api/services/initialize"),
+    (
+        "initializeCompute",
+        "POST",
+        "/api/services/initializeCompute",
+    ),
     ("nonce", "GET", "/api/services/nonce"),
+    (
+        "validateContainer",
+        "POST",
+        "/api/services/validateContainer",
+    ),
 ];
 
 fn info(app: &AppState) -> Value {

@@ -86,3 +86,141 @@ pub struct FileInfo {
 pub struct Error {
     pub error: String,
 }
+
+/// A compute environment.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "sandbox", "cpuNumber": 1, "cpuType": "", "gpuNumber": 0, "gpuType": "", "ramGB": 1, "diskGB": 1,
+    "priceMin": 0.0, "desc": "Local sandbox", "currentJobs": 0, "maxJobs": 2,
+    "consumerAddress": "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1", "storageExpiry": 604800,
+    "maxJobDuration": 3600, "lastSeen": 1764547200, "feeToken": "0x0000000000000000000000000000000000000000"}))]
+pub struct ComputeEnvironment {
+    pub id: String,
+    pub cpu_number: u64,
+    pub cpu_type: String,
+    pub gpu_number: u64,
+    pub gpu_type: String,
+    #[serde(rename = "ramGB")]
+    pub ram_gb: u64,
+    #[serde(rename = "diskGB")]
+    pub disk_gb: u64,
+    /// Price per minute, in whole fee tokens.
+    pub price_min: f64,
+    pub desc: String,
+    pub current_jobs: u64,
+    pub max_jobs: u64,
+    /// The address orders for this environment are placed for.
+    pub consumer_address: String,
+    /// Seconds results are kept.
+    pub storage_expiry: u64,
+    /// Longest job, in seconds.
+    pub max_job_duration: u64,
+    pub last_seen: u64,
+    pub fee_token: String,
+}
+
+/// A dataset or algorithm of a compute request.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeItem {
+    pub document_id: Option<String>,
+    pub service_id: Option<String>,
+    pub transfer_tx_id: Option<String>,
+    pub userdata: Option<serde_json::Value>,
+}
+
+/// The algorithm of a compute request: a published one, or raw `meta` (`rawcode` or `url`,
+/// and a `container` with its `entrypoint`).
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeAlgorithm {
+    pub document_id: Option<String>,
+    pub service_id: Option<String>,
+    pub transfer_tx_id: Option<String>,
+    pub meta: Option<serde_json::Value>,
+    pub algocustomdata: Option<serde_json::Value>,
+    pub userdata: Option<serde_json::Value>,
+}
+
+/// The environment and how long the job's fees should last.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeWindow {
+    pub env: String,
+    /// Unix seconds.
+    pub valid_until: i64,
+}
+
+/// An initializeCompute request.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeComputeBody {
+    pub datasets: Vec<ComputeItem>,
+    pub algorithm: ComputeAlgorithm,
+    pub compute: ComputeWindow,
+    pub consumer_address: String,
+}
+
+/// A compute start request.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeStartBody {
+    pub dataset: ComputeItem,
+    pub additional_datasets: Option<Vec<ComputeItem>>,
+    pub algorithm: ComputeAlgorithm,
+    pub environment: Option<String>,
+    pub consumer_address: String,
+    pub nonce: String,
+    /// personal_sign of keccak256(`consumerAddress + dataset.documentId + nonce`).
+    pub signature: String,
+    pub output: Option<serde_json::Value>,
+}
+
+/// A compute stop or delete request.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeStopBody {
+    pub consumer_address: String,
+    pub job_id: Option<String>,
+    pub document_id: Option<String>,
+    pub agreement_id: Option<String>,
+    pub nonce: Option<String>,
+    /// personal_sign of keccak256(`consumerAddress + jobId + documentId + nonce`).
+    pub signature: String,
+}
+
+/// A result file of a job.
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct ComputeResultFile {
+    pub filename: String,
+    pub filesize: u64,
+    /// `output` or `algorithmLog`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A compute job, as operator-service answers it.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"agreementId": "0x…", "jobId": "3f2a…", "owner": "0x…", "status": 70, "statusText": "Job finished",
+    "dateCreated": "1764547200", "dateFinished": "1764547205",
+    "results": [{"filename": "sum.txt", "filesize": 6, "type": "output"}, {"filename": "algorithm.log", "filesize": 40, "type": "algorithmLog"}],
+    "stopreq": 0, "removed": 0, "algoDID": "did:op:…", "inputDID": ["did:op:…"], "environment": "sandbox"}))]
+pub struct ComputeJob {
+    pub agreement_id: String,
+    pub job_id: String,
+    pub owner: String,
+    pub status: i32,
+    /// "Job finished", or "Job failed: <reason>", "Job stopped".
+    pub status_text: String,
+    pub date_created: String,
+    pub date_finished: Option<String>,
+    pub results: Vec<ComputeResultFile>,
+    pub stopreq: i32,
+    pub removed: i32,
+    #[serde(rename = "algoDID")]
+    pub algo_did: String,
+    #[serde(rename = "inputDID")]
+    pub input_did: Vec<String>,
+    pub environment: String,
+}

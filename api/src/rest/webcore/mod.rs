@@ -1,3 +1,4 @@
-//! The web-core (MetaDisk) families. The token API lives at `/accounts/token`.
+//! The web-core (MetaDisk) families: the token API at `/accounts/token`, file hosting at `/api`.
+pub mod files;
 pub mod schema;
 pub mod token;

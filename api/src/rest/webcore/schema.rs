@@ -65,3 +65,101 @@ pub struct TokenStatus {
 pub struct TokenError {
     pub error: String,
 }
+
+/// `POST /api/upload`'s form.
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct HostUploadForm {
+    /// The file.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The access token charged `4 × size`.
+    pub token: Option<String>,
+}
+
+/// A stored file's hash and key.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[schema(example = json!({"filehash": "c508708d7a8a0db90e92f15510ee3ef488bd67a8e6982489e0d27bd0bcaf7741", "key": "0372c3a52ffa439556db30e6a2a6cd7bae4fb498bd58996919a61bdac831fe3f"}))]
+pub struct HostedKey {
+    /// SHA-256 of the ciphertext, hex.
+    pub filehash: String,
+    /// The AES-256 key, hex.
+    pub key: String,
+}
+
+/// `{"error": …}`.
+#[derive(ToSchema, Serialize, Deserialize)]
+#[schema(example = json!({"error": "balance-insufficient"}))]
+pub struct HostingError {
+    pub error: String,
+}
+
+/// A host holding the file.
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct HostLink {
+    pub host_name: String,
+    pub url: String,
+}
+
+/// `GET /api/find`'s payload.
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct HostedPayload {
+    pub version: String,
+    pub filename: String,
+    pub filesize: i64,
+    pub filehash: String,
+    /// Unix seconds, as a string.
+    pub datetime: String,
+    pub uploads: Vec<HostLink>,
+    /// The ciphertext's CID in wharf's store.
+    pub cid: String,
+}
+
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct InOut {
+    pub incoming: i64,
+    pub outgoing: i64,
+}
+
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct Bandwidth {
+    pub total: InOut,
+    /// This month (UTC).
+    pub current: InOut,
+    /// 0: unlimited.
+    pub limits: InOut,
+}
+
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct StorageMeter {
+    pub capacity: u64,
+    pub used: i64,
+    pub max_file_size: u64,
+}
+
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct Queue {
+    pub count: i64,
+    pub size: i64,
+}
+
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct SyncQueues {
+    pub cloud_queue: Queue,
+    pub blockchain_queue: Queue,
+}
+
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct Florincoin {
+    pub balance: f64,
+    pub address: String,
+    pub block: i64,
+}
+
+/// `GET /api/status`.
+#[derive(ToSchema, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub bandwidth: Bandwidth,
+    pub storage: StorageMeter,
+    pub sync: SyncQueues,
+    pub florincoin: Florincoin,
+}
