@@ -13,3 +13,4 @@ pub mod state;
 pub mod streaming;
 pub mod telemetry;
 pub mod tools;
+pub mod ui;

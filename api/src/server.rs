@@ -60,9 +60,11 @@ pub fn router(services: Arc<Services>) -> Router {
         .merge(graphql_routes)
         .merge(rest_routes)
         .merge(openapi::router(openapi::finish(doc)))
+        .merge(crate::ui::router())
         .fallback(no_route)
         .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
+        .layer(middleware::from_fn(crate::ui::browsers_to_app))
         // Uploads are bounded by their progress, everything else by the request timeout.
         .layer(middleware::from_fn_with_state(
             streaming::Limits {

@@ -192,6 +192,16 @@ impl TestApp {
 
     /// With a wharf.toml holding `toml`.
     pub async fn spawn_with_toml(toml: Option<&str>, extra: &[(&str, &str)]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::spawn_on(listener, toml, extra).await
+    }
+
+    /// On a listener the caller bound (to know the address before the configuration).
+    pub async fn spawn_on(
+        listener: tokio::net::TcpListener,
+        toml: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let env = TestEnv::new().await;
         let mut extra: Vec<(&str, &str)> = extra.to_vec();
         let path = toml.map(|t| env.write_config(t));
@@ -200,7 +210,6 @@ impl TestApp {
         }
         let config = env.config(&extra);
         let services = Arc::new(Services::start(config).await.unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = wharf_api::server::router(services.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -345,6 +354,7 @@ pub fn ensure_npm_packages() {
             "@oceanprotocol/lib",
             "ethers5",
             "eciesjs",
+            "playwright-core",
         ]
         .iter()
         .all(|p| js.join("node_modules").join(p).exists());
@@ -365,6 +375,7 @@ pub fn ensure_npm_packages() {
             "@oceanprotocol/uploader",
             "@oceanprotocol/lib",
             "eciesjs",
+            "playwright-core",
         ]
         .iter()
         .all(|p| js.join("node_modules").join(p).exists());
@@ -383,50 +394,54 @@ pub fn ensure_npm_packages() {
 /// machines lack it; the test needing it fails with the reason when it cannot be had.
 pub fn ensure_bubblewrap() {
     static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let present = || {
-            std::process::Command::new("bwrap")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if present() {
-            return;
-        }
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(std::env::temp_dir().join("wharf-apt.lock"))
-            .unwrap();
-        lock.lock().unwrap();
-        if present() {
-            return;
-        }
-        let install = || {
-            std::process::Command::new("apt-get")
-                .args([
-                    "install",
-                    "-y",
-                    "-q",
-                    "--no-install-recommends",
-                    "bubblewrap",
-                ])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !install() {
-            let _ = std::process::Command::new("apt-get")
-                .args(["update", "-q"])
-                .status();
-            install();
-        }
-        assert!(
-            present(),
-            "bubblewrap is needed for compute tests: apt-get install bubblewrap"
-        );
-    });
+    INSTALLED.get_or_init(|| ensure_debian_package("bwrap", "bubblewrap"));
+}
+
+/// Installs Debian's Chromium (for the web app's browser tests) when it is missing.
+pub fn ensure_chromium() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| ensure_debian_package("chromium", "chromium"));
+}
+
+/// Runs `apt-get install package` unless `binary --version` already works; one install at a
+/// time across test binaries.
+fn ensure_debian_package(binary: &str, package: &str) {
+    let present = || {
+        std::process::Command::new(binary)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if present() {
+        return;
+    }
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("wharf-apt.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    if present() {
+        return;
+    }
+    let install = || {
+        std::process::Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install() {
+        let _ = std::process::Command::new("apt-get")
+            .args(["update", "-q"])
+            .status();
+        install();
+    }
+    assert!(
+        present(),
+        "{binary} is needed by these tests: apt-get install {package}"
+    );
 }
 
 /// The first GraphQL error code of a response, if any.

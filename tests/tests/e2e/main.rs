@@ -19,6 +19,7 @@ mod quotes;
 mod replications;
 mod sandbox;
 mod stranded;
+mod ui;
 mod uploads;
 
 /// With `WHARF_TEST_REQUIRE_SCALED=1` (CI's second run) the suite must really be on PostgreSQL
