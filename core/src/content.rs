@@ -1,5 +1,5 @@
 //! Content-addressed storage over the blob store: imports a stream as UnixFS (one pass:
-//! sha256, CID, CommP, CAR), keeps each CAR body as one blob and an index of its blocks, and
+//! sha256, CID, CAR, and CommP only for content bound for Filecoin), keeps each CAR body as one blob and an index of its blocks, and
 //! reads blocks back by CID.
 use bytes::Bytes;
 use object_store::{ObjectStoreExt, WriteMultipart, path::Path};
@@ -26,6 +26,14 @@ pub enum ContentError {
     Corrupt(String),
     #[error("internal task failed: {0}")]
     Task(String),
+}
+
+/// Whether an import computes the CommP (Filecoin piece commitment) of its bytes: about four
+/// sha256 compressions per 64 bytes, paid only by content bound for a Filecoin deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    Compute,
+    Skip,
 }
 
 /// What an import produced.
@@ -76,8 +84,15 @@ impl ContentStore {
     where
         R: AsyncRead + Unpin,
     {
-        self.import_as(&Self::new_car_id(), input, profile, max_bytes)
-            .await
+        self.import_inner(
+            &Self::new_car_id(),
+            input,
+            profile,
+            max_bytes,
+            Piece::Skip,
+            false,
+        )
+        .await
     }
 
     /// Imports one file from `input` as CAR `car_id`. Memory stays bounded: the CAR body
@@ -92,11 +107,12 @@ impl ContentStore {
         input: R,
         profile: Profile,
         max_bytes: Option<u64>,
+        piece: Piece,
     ) -> Result<Imported, ContentError>
     where
         R: AsyncRead + Unpin,
     {
-        self.import_inner(car_id, input, profile, max_bytes, false)
+        self.import_inner(car_id, input, profile, max_bytes, piece, false)
             .await
     }
 
@@ -114,7 +130,7 @@ impl ContentStore {
     where
         R: AsyncRead + Unpin,
     {
-        self.import_inner(car_id, input, profile, max_bytes, true)
+        self.import_inner(car_id, input, profile, max_bytes, Piece::Skip, true)
             .await
     }
 
@@ -141,6 +157,7 @@ impl ContentStore {
         mut input: R,
         profile: Profile,
         max_bytes: Option<u64>,
+        piece: Piece,
         hold: bool,
     ) -> Result<Imported, ContentError>
     where
@@ -157,7 +174,7 @@ impl ContentStore {
         };
         let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
         let result = self
-            .stream_into(&mut input, &mut writer, car_id, profile, max_bytes)
+            .stream_into(&mut input, &mut writer, car_id, profile, max_bytes, piece)
             .await;
         let finished = match result {
             Ok(summary) => match writer.finish().await {
@@ -192,8 +209,12 @@ impl ContentStore {
         car_id: &str,
         profile: Profile,
         max_bytes: Option<u64>,
+        piece: Piece,
     ) -> Result<IngestSummary, ContentError> {
-        let mut ingest = Ingest::new(profile, self.commp_threads);
+        let mut ingest = match piece {
+            Piece::Compute => Ingest::new(profile, self.commp_threads),
+            Piece::Skip => Ingest::without_commp(profile),
+        };
         let mut buf = vec![0u8; READ_CHUNK];
         let mut car_out = Vec::with_capacity(READ_CHUNK + 4096);
         let mut pending: Vec<BlockLocation> = Vec::new();
@@ -324,8 +345,12 @@ impl ContentStore {
                     (s.blocks as i64).into(),
                     (s.size as i64).into(),
                     hex::encode(s.sha256).into(),
-                    s.piece.cid_v1().to_string().into(),
-                    (s.piece.padded_size as i64).into(),
+                    s.piece
+                        .as_ref()
+                        .map(|p| p.cid_v1().to_string())
+                        .unwrap_or_default()
+                        .into(),
+                    (s.piece.as_ref().map_or(0, |p| p.padded_size) as i64).into(),
                     car_id.into(),
                     staged_at.into(),
                 ],

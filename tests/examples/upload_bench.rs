@@ -120,7 +120,7 @@ async fn main() {
     );
     println!("sha256 (one core, the limit)          {sha_rate:>8.1} MB/s");
     println!(
-        "POST /upload (sha256+CID+CAR+CommP)   {rate:>8.1} MB/s  {:.2}x sha256",
+        "POST /upload ipfs (sha256+CID+CAR)    {rate:>8.1} MB/s  {:.2}x sha256",
         rate / sha_rate
     );
     println!(

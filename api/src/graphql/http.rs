@@ -109,7 +109,29 @@ pub async fn execute(
         }
     }
     let batch = batch.data(Caller(caller));
-    GraphQLResponse::from(app.schema.execute_batch(batch).await).into_response()
+    let mut response = app.schema.execute_batch(batch).await;
+    match &mut response {
+        async_graphql::BatchResponse::Single(one) => with_codes(one),
+        async_graphql::BatchResponse::Batch(all) => all.iter_mut().for_each(with_codes),
+    }
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Every error carries `extensions.code`: resolvers set theirs; what async-graphql raises
+/// itself (syntax, validation, depth and complexity limits) is the request's mistake.
+fn with_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let coded = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if !coded {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", Code::BadUserInput.as_str());
+        }
+    }
 }
 
 fn body_error(e: Box<dyn std::error::Error + Send + Sync + 'static>) -> std::io::Error {

@@ -14,7 +14,7 @@ use crate::{
         signature::SignatureError,
         signed::{self, SignedRequestError},
     },
-    content::{ContentError, ContentStore},
+    content::{ContentError, ContentStore, Piece},
     jobs::JobQueue,
     sql,
     time::now_ms,
@@ -87,7 +87,8 @@ pub struct ReceivedFile {
     pub cid: String,
     pub car_id: String,
     pub sha256: String,
-    pub piece_cid: String,
+    /// The CommP, for storages that make Filecoin deals.
+    pub piece_cid: Option<String>,
 }
 
 /// Checks that the quote's owner signed `quoteId + nonce` with a fresh nonce.
@@ -210,6 +211,15 @@ impl Drop for UploadGuard {
     }
 }
 
+/// CommP is computed for storages that make Filecoin deals (`type = "filecoin"`) only.
+fn piece_for(storage: &str) -> Piece {
+    if storage.eq_ignore_ascii_case("filecoin") {
+        Piece::Compute
+    } else {
+        Piece::Skip
+    }
+}
+
 /// Imports one file of a quote as CAR `car_id`; it must be exactly `expected` bytes long.
 async fn receive_file<R: AsyncRead + Unpin>(
     content: &ContentStore,
@@ -217,9 +227,16 @@ async fn receive_file<R: AsyncRead + Unpin>(
     reader: R,
     name: Option<String>,
     expected: u64,
+    piece: Piece,
 ) -> Result<ReceivedFile, FileError> {
     let imported = content
-        .import_as(car_id, reader, wharf_content::Profile::KUBO, Some(expected))
+        .import_as(
+            car_id,
+            reader,
+            wharf_content::Profile::KUBO,
+            Some(expected),
+            piece,
+        )
         .await
         .map_err(|e| match e {
             ContentError::TooLarge { .. } => FileError::SizeMismatch,
@@ -239,7 +256,7 @@ async fn receive_file<R: AsyncRead + Unpin>(
         cid: summary.root.to_string(),
         car_id: imported.car_id,
         sha256: hex::encode(summary.sha256),
-        piece_cid: summary.piece.cid_v1().to_string(),
+        piece_cid: summary.piece.map(|p| p.cid_v1().to_string()),
     })
 }
 
@@ -384,6 +401,7 @@ impl QuoteService {
                 file.reader,
                 file.name,
                 expected.length as u64,
+                piece_for(&quote.storage),
             )
             .await
             .map_err(AcceptError::File)?;

@@ -43,6 +43,11 @@ async fn deep_queries_are_refused_before_they_run() {
     let (_, body) = app.graphql(deep, json!({}), None).await;
     let message = body["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("nested too deep"), "{body}");
+    assert_eq!(
+        wharf_tests::error_code(&body),
+        Some("BAD_USER_INPUT"),
+        "limits carry a code like every other error: {body}"
+    );
 }
 
 #[tokio::test]
