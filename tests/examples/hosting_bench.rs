@@ -70,7 +70,7 @@ async fn main() {
     let app =
         TestApp::spawn_with(&[("WHARF_WEBCORE__MAX_FILE_BYTES", &(bytes * 2).to_string())]).await;
     let token = app.new_token().await;
-    app.move_bytes("deposit", &token, json!(bytes * 8)).await;
+    app.move_bytes("deposit", &token, json!(bytes * 16)).await;
     let rss_before = rss_kib("VmRSS:");
 
     let head = format!(
