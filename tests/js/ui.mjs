@@ -1,11 +1,37 @@
 // Drives wharf's web app in Chromium (Debian's, through playwright-core) as a user would,
 // and prints what it saw as one JSON line for the Rust test to check.
 // Usage: node ui.mjs <base-url> <access-token-with-a-hosted-file> <hosted-file-name>
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const shots = process.env.SCREENSHOTS ?? "/tmp/wharf-ui-screenshots";
+mkdirSync(shots, { recursive: true });
 
 const [base, hostedToken, hostedName] = process.argv.slice(2);
 const origin = new URL(base).host;
-const seen = { foreign: [], consoleErrors: [] };
+const seen = { foreign: [], consoleErrors: [], screenshots: [], a11y: {} };
+
+/** A screenshot of the current screen, and axe-core's serious and critical findings on it. */
+async function capture(name) {
+  await page.getByText("Loading…").first().waitFor({ state: "detached", timeout: 5000 }).catch(() => {});
+  const width = page.viewportSize().width;
+  const file = `${shots}/${name}-${width}.png`;
+  await page.screenshot({ path: file, fullPage: true });
+  seen.screenshots.push(file);
+  // Evaluated through the DevTools protocol: the page's CSP does not apply to it.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "best-practice"] } }),
+  );
+  const bad = result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+  if (bad.length) seen.a11y[`${name}-${width}`] = bad;
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -36,8 +62,12 @@ async function step(name, action) {
 try {
   // A browser opening the server's root lands in the app.
   await step("root redirects", async () => {
+    const started = Date.now();
     await page.goto(base + "/");
+    await page.getByRole("button", { name: "Sign in with a development key" }).waitFor();
+    seen.firstLoadMs = Date.now() - started;
     seen.landed = new URL(page.url()).pathname;
+    await capture("signed-out");
   });
 
   // Sign in with the keyboard only: tab to the development-key button, press Enter.
@@ -68,6 +98,7 @@ try {
     seen.balance = await page.getByTestId("balance").textContent();
     await page.getByRole("cell", { name: "promocode", exact: true }).waitFor();
     seen.ledgerKinds = await page.locator("table").last().locator("tbody tr td:nth-child(2)").allTextContents();
+    await capture("balances");
   });
 
   // Storage: a quote for a file, uploaded with progress, followed live to "stored".
@@ -90,6 +121,7 @@ try {
     const href = await link.getAttribute("href");
     const response = await page.request.get(base + href);
     seen.stored = await response.text();
+    await capture("storage");
   });
 
   // Hosted files of a token.
@@ -99,6 +131,7 @@ try {
     await page.getByRole("button", { name: "Show files" }).click();
     await page.getByRole("link", { name: hostedName }).waitFor();
     seen.hosted = await page.getByRole("link", { name: hostedName }).textContent();
+    await capture("hosted");
   });
 
   // Compute environments render (their content depends on the machine's bubblewrap).
@@ -107,6 +140,7 @@ try {
     await page.getByRole("heading", { name: "Environments" }).waitFor();
     await page.getByText("Loading…").first().waitFor({ state: "detached" }).catch(() => {});
     seen.computeEmpty = await page.getByText("No compute jobs yet", { exact: false }).count();
+    await capture("compute");
   });
 
   // The operator's view of Filecoin datasets.
@@ -116,15 +150,30 @@ try {
     await page.getByRole("button", { name: "Use key" }).click();
     await page.getByRole("cell", { name: "ui-dataset", exact: true }).waitFor();
     seen.dataset = "ui-dataset";
-    await page.getByRole("button", { name: "Forget the admin key" }).click();
+    await capture("filecoin");
   });
 
-  // A phone's width: nothing wider than the screen.
+  // A phone's width: every screen again, nothing wider than the screen.
   await step("narrow", async () => {
     await page.setViewportSize({ width: 360, height: 740 });
-    await page.getByRole("link", { name: "Balances" }).click();
-    await page.getByRole("heading", { name: "Access tokens" }).waitFor();
-    seen.narrowOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    seen.narrowOverflow = {};
+    for (const [name, link] of [
+      ["storage", "Storage"],
+      ["balances", "Balances"],
+      ["compute", "Compute"],
+      ["hosted", "Hosted files"],
+      ["filecoin", "Filecoin"],
+    ]) {
+      await page.getByRole("link", { name: link, exact: true }).click();
+      await page.getByRole("heading", { level: 1, name: link }).waitFor();
+      await capture(name);
+      const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (over > 0) seen.narrowOverflow[name] = over;
+      // Signed in with the operator key also set, no screen shows an error.
+      const alerts = await page.getByRole("alert").allTextContents();
+      if (alerts.length) (seen.alerts ??= {})[name] = alerts;
+    }
+    await page.getByRole("button", { name: "Forget the admin key" }).click();
   });
 
   await step("sign out", async () => {

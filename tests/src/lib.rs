@@ -355,6 +355,7 @@ pub fn ensure_npm_packages() {
             "ethers5",
             "eciesjs",
             "playwright-core",
+            "axe-core",
         ]
         .iter()
         .all(|p| js.join("node_modules").join(p).exists());
@@ -376,6 +377,7 @@ pub fn ensure_npm_packages() {
             "@oceanprotocol/lib",
             "eciesjs",
             "playwright-core",
+            "axe-core",
         ]
         .iter()
         .all(|p| js.join("node_modules").join(p).exists());

@@ -36,9 +36,11 @@ export function saveOperatorKey(key: string | null) {
   resetSubscriptions();
 }
 
-/** The bearer a request carries: the operator key when one is set, else the session. */
-function bearer(): string | null {
-  return operatorKey() ?? loadSession()?.token ?? null;
+/** Who a request speaks as: the signed-in wallet, or the operator (Filecoin screens). */
+export type Auth = "session" | "operator";
+
+function bearer(auth: Auth): string | null {
+  return auth === "operator" ? operatorKey() : (loadSession()?.token ?? null);
 }
 
 /** A GraphQL error as the user should read it. */
@@ -60,9 +62,10 @@ function toError(errors: GraphqlError[]): ApiError {
 export async function request<R, V extends Record<string, unknown>>(
   document: TypedDocumentNode<R, V>,
   variables?: V,
+  auth: Auth = "session",
 ): Promise<R> {
   const headers: Record<string, string> = { "content-type": "application/json" };
-  const token = bearer();
+  const token = bearer(auth);
   if (token) headers.authorization = `Bearer ${token}`;
   let response: Response;
   try {
@@ -85,26 +88,31 @@ export async function request<R, V extends Record<string, unknown>>(
   return body.data;
 }
 
-let wsClient: Client | null = null;
+// One WebSocket per identity: a connection authenticates once, in `connection_init`.
+const wsClients: Partial<Record<Auth, Client>> = {};
 
 function resetSubscriptions() {
-  wsClient?.dispose();
-  wsClient = null;
+  for (const auth of ["session", "operator"] as const) {
+    wsClients[auth]?.dispose();
+    delete wsClients[auth];
+  }
 }
 
-function ws(): Client {
-  if (!wsClient) {
+function ws(auth: Auth): Client {
+  let client = wsClients[auth];
+  if (!client) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    wsClient = createClient({
+    client = createClient({
       url: `${scheme}://${location.host}/graphql/ws`,
       connectionParams: () => {
-        const token = bearer();
+        const token = bearer(auth);
         return token ? { authorization: `Bearer ${token}` } : {};
       },
       retryAttempts: 5,
     });
+    wsClients[auth] = client;
   }
-  return wsClient;
+  return client;
 }
 
 /** Subscribes; returns the function that ends the subscription. */
@@ -113,8 +121,9 @@ export function subscribe<R, V extends Record<string, unknown>>(
   variables: V,
   onData: (data: R) => void,
   onError?: (error: ApiError) => void,
+  auth: Auth = "session",
 ): () => void {
-  return ws().subscribe<R>(
+  return ws(auth).subscribe<R>(
     { query: print(document), variables },
     {
       next: (result) => {

@@ -137,8 +137,11 @@ async fn a_user_works_through_the_app_in_chromium() {
     assert!(created["errors"].is_null(), "{created}");
 
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("js");
+    // Written by each run, to look at: every screen at desktop size and at 360 px.
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ui-screenshots");
     let output = tokio::process::Command::new("node")
         .env("WHARF_ADMIN_KEY", wharf_tests::ADMIN_KEY)
+        .env("SCREENSHOTS", &screenshots)
         .arg(js.join("ui.mjs"))
         .arg(&app.base)
         .arg(&token)
@@ -189,8 +192,24 @@ async fn a_user_works_through_the_app_in_chromium() {
     );
     assert_eq!(seen["hosted"], name.as_str());
     assert_eq!(
-        seen["narrowOverflow"], 0,
+        seen["narrowOverflow"],
+        json!({}),
         "nothing wider than 360 px: {seen}"
+    );
+    assert!(seen["alerts"].is_null(), "no screen shows an error: {seen}");
+    assert_eq!(
+        seen["a11y"],
+        json!({}),
+        "axe-core finds no serious or critical violation on any screen"
+    );
+    assert_eq!(
+        seen["screenshots"].as_array().map(Vec::len),
+        Some(11),
+        "{seen}"
+    );
+    println!(
+        "first load of /ui: {} ms; screenshots: {}",
+        seen["firstLoadMs"], seen["screenshots"]
     );
     assert_eq!(seen["signedOut"], true);
     assert_eq!(

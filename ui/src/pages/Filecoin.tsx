@@ -141,7 +141,7 @@ export function Filecoin() {
 }
 
 function Overview() {
-  const state = useLoad(() => request(Datasets), []);
+  const state = useLoad(() => request(Datasets, {}, "operator"), []);
   const [status, setStatus] = useState("");
   const [provider, setProvider] = useState("");
   const [dataset, setDataset] = useState("");
@@ -151,7 +151,7 @@ function Overview() {
     datasets: dataset ? [dataset] : undefined,
   };
   const replications = useLoad(
-    async () => (await request(Replications, { filter })).replications.edges,
+    async () => (await request(Replications, { filter }, "operator")).replications.edges,
     [status, provider, dataset],
   );
   const importing = useAction();
@@ -161,7 +161,9 @@ function Overview() {
   // Live updates for every dataset while this page is open.
   useEffect(() => {
     const ids = state.data?.datasets.map((d) => d.id) ?? [];
-    const stops = ids.map((id) => subscribe(ReplicationUpdates, { datasetId: id }, () => replications.reload()));
+    const stops = ids.map((id) =>
+      subscribe(ReplicationUpdates, { datasetId: id }, () => replications.reload(), undefined, "operator"),
+    );
     return () => stops.forEach((stop) => stop());
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [state.data]);
@@ -170,7 +172,7 @@ function Overview() {
     importing.run(async () => {
       if (target === null) throw new ApiError("choose the dataset to import into", "BAD_USER_INPUT");
       const contents = parseContents(await file.text());
-      const { importContents } = await request(ImportContents, { datasetId: target, contents });
+      const { importContents } = await request(ImportContents, { datasetId: target, contents }, "operator");
       setImported(`${importContents.success.length} imported, ${importContents.fail.length} refused`);
       state.reload();
     });
