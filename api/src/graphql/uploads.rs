@@ -23,6 +23,9 @@ pub struct AcceptedToken {
     title: String,
     /// Token contract address.
     value: String,
+    /// Price of one GiB stored for 30 days, in whole tokens (a decimal string), when wharf
+    /// prices this storage itself; none for a free storage or one a microservice prices.
+    price_per_gib_month: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -133,27 +136,38 @@ pub struct UploadQuery;
 impl UploadQuery {
     /// Storages on offer and how each can be paid.
     async fn storages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Storage>> {
-        let offers = services(ctx)?.quotes.offered().await.map_err(internal)?;
+        let services = services(ctx)?;
+        let offers = services.quotes.offered().await.map_err(internal)?;
+        let price = |kind: &str, chain: &str, symbol: &str| {
+            services
+                .config
+                .storages
+                .iter()
+                .find(|s| s.kind == kind)
+                .and_then(|s| s.price_per_gib_month.get(&format!("{chain}:{symbol}")))
+                .cloned()
+        };
         Ok(offers
             .into_iter()
             .map(|o| Storage {
-                kind: o.kind,
-                description: o.description,
                 payment: o
                     .payment
                     .into_iter()
                     .map(|p| PaymentOption {
-                        chain_id: p.chain_id,
                         accepted_tokens: p
                             .accepted_tokens
                             .into_iter()
                             .map(|t| AcceptedToken {
+                                price_per_gib_month: price(&o.kind, &p.chain_id, &t.title),
                                 title: t.title,
                                 value: t.value,
                             })
                             .collect(),
+                        chain_id: p.chain_id,
                     })
                     .collect(),
+                kind: o.kind,
+                description: o.description,
             })
             .collect())
     }

@@ -258,7 +258,7 @@ async fn graphql_quotes_belong_to_the_signed_in_wallet() {
 
     let (_, storages) = app
         .graphql(
-            "{ storages { type payment { chainId acceptedTokens { title value } } } }",
+            "{ storages { type payment { chainId acceptedTokens { title value pricePerGibMonth } } } }",
             json!({}),
             None,
         )
@@ -267,6 +267,11 @@ async fn graphql_quotes_belong_to_the_signed_in_wallet() {
     assert_eq!(
         storages["data"]["storages"][0]["payment"][0]["acceptedTokens"][0]["value"],
         TOKEN
+    );
+    // A web UI shows the price before asking for a quote.
+    assert_eq!(
+        storages["data"]["storages"][0]["payment"][0]["acceptedTokens"][0]["pricePerGibMonth"],
+        "0.5"
     );
 
     let input = json!({"i": {"storage": "ipfs", "fileLengths": [1073741824], "duration": 2592000, "chainId": 1337, "tokenAddress": TOKEN}});

@@ -15,6 +15,7 @@ const Storages = graphql(`
         acceptedTokens {
           title
           value
+          pricePerGibMonth
         }
       }
     }
@@ -155,7 +156,14 @@ export function Storage({ session }: { session: Session | null }) {
                       {s.payment.length === 0
                         ? "free"
                         : s.payment
-                            .map((p) => `chain ${p.chainId}: ${p.acceptedTokens.map((t) => t.title).join(", ")}`)
+                            .map(
+                              (p) =>
+                                `chain ${p.chainId}: ${p.acceptedTokens
+                                  .map((t) =>
+                                    t.pricePerGibMonth ? `${t.pricePerGibMonth} ${t.title} per GiB-month` : t.title,
+                                  )
+                                  .join(", ")}`,
+                            )
                             .join("; ")}
                     </td>
                   </tr>
