@@ -4,8 +4,16 @@ import preact from "@preact/preset-vite";
 // Served by wharf at /ui; `npm run dev` proxies the API to a wharf on :8080.
 export default defineConfig({
   base: "/ui/",
-  plugins: [preact()],
-  build: { outDir: "dist", emptyOutDir: true, sourcemap: false },
+  // The app imports Preact itself; React stays React for the GraphiQL page.
+  plugins: [preact({ reactAliasesEnabled: false })],
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: false,
+    // GraphiQL (its own page) is large; the app itself stays small.
+    chunkSizeWarningLimit: 2500,
+    rollupOptions: { input: { main: "index.html", graphiql: "graphiql.html" } },
+  },
   server: {
     proxy: {
       "/graphql": { target: "http://127.0.0.1:8080", ws: true },

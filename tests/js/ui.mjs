@@ -176,6 +176,15 @@ try {
     await page.getByRole("button", { name: "Forget the admin key" }).click();
   });
 
+  // GraphiQL, from wharf itself.
+  await step("graphiql", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(base + "/graphql");
+    await page.locator(".graphiql-container").waitFor();
+    seen.graphiql = new URL(page.url()).pathname;
+    await page.goto(base + "/ui/#/balances");
+  });
+
   await step("sign out", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("button", { name: "Sign in with a development key" }).waitFor();

@@ -1,10 +1,10 @@
 //! HTTP and WebSocket transport of the GraphQL API: caller resolution, batch limit, GraphiQL.
-use async_graphql::{BatchRequest, Data, http::GraphiQLSource};
+use async_graphql::{BatchRequest, Data};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::{
     Json,
     extract::{State, WebSocketUpgrade},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
@@ -16,13 +16,9 @@ use wharf_core::{
 use super::{Caller, error::Code};
 use crate::state::AppState;
 
+/// GraphiQL is built with the web app (ui/graphiql.html), so that it needs no CDN.
 pub async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
+    axum::response::Redirect::to("/ui/graphiql.html")
 }
 
 /// Headers any one of which makes a multipart request a non-simple CORS request, so a

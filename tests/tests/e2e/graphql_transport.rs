@@ -70,7 +70,14 @@ async fn graphiql_is_served_on_get() {
     let app = TestApp::spawn().await;
     let page = app.client.get(app.url("/graphql")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("graphiql"));
+    assert!(page.url().path().ends_with("/ui/graphiql.html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("graphiql"));
+    // Built into wharf: nothing loaded from a CDN.
+    assert!(
+        !html.contains("https://") && !html.contains("unpkg"),
+        "{html}"
+    );
 }
 
 #[tokio::test]

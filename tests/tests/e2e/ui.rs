@@ -213,6 +213,10 @@ async fn a_user_works_through_the_app_in_chromium() {
     );
     assert_eq!(seen["signedOut"], true);
     assert_eq!(
+        seen["graphiql"], "/ui/graphiql.html",
+        "GraphiQL renders offline"
+    );
+    assert_eq!(
         seen["foreign"],
         json!([]),
         "nothing is fetched from elsewhere"
