@@ -135,8 +135,13 @@ impl Services {
             queue.clone(),
         )
         .await?;
-        let hosting =
-            crate::hosting::HostingService::new(&config, db.clone(), content.clone(), feed.clone());
+        let hosting = crate::hosting::HostingService::new(
+            &config,
+            db.clone(),
+            ledger.clone(),
+            content.clone(),
+            feed.clone(),
+        );
         let quotes = QuoteService::new(
             config.clone(),
             db.clone(),

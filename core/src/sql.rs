@@ -28,3 +28,21 @@ pub async fn begin_write(
     })
     .await
 }
+
+/// Ends a write transaction with the outcome of the work done in it: commits when `result` is
+/// a success, rolls back otherwise, and hands `result` on (or the commit's own failure).
+pub async fn settle<T, E: From<sea_orm::DbErr>>(
+    txn: sea_orm::DatabaseTransaction,
+    result: Result<T, E>,
+) -> Result<T, E> {
+    match result {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            txn.rollback().await?;
+            Err(e)
+        }
+    }
+}

@@ -159,6 +159,7 @@ impl Drop for StagedFile {
 #[derive(Clone)]
 pub struct HostingService {
     db: DatabaseConnection,
+    ledger: crate::ledger::Ledger,
     content: ContentStore,
     feed: ChangeFeed,
     staging: PathBuf,
@@ -170,6 +171,7 @@ impl HostingService {
     pub fn new(
         config: &crate::config::Config,
         db: DatabaseConnection,
+        ledger: crate::ledger::Ledger,
         content: ContentStore,
         feed: ChangeFeed,
     ) -> Self {
@@ -180,6 +182,7 @@ impl HostingService {
         };
         Self {
             db,
+            ledger,
             content,
             feed,
             staging,
@@ -277,7 +280,7 @@ impl HostingService {
             let result = self
                 .record_upload(&txn, token, cost, &existing.filehash, staged.size)
                 .await;
-            let balance = settle(txn, result).await?;
+            let balance = sql::settle(txn, result).await?;
             self.announce(token, balance).await;
             return Ok(Stored {
                 filehash: existing.filehash,
@@ -315,16 +318,7 @@ impl HostingService {
         let result = self
             .record_new_file(&txn, token, cost, &file, &fingerprint, &car_id)
             .await;
-        let outcome = match result {
-            Ok((balance, inserted)) => {
-                txn.commit().await?;
-                Ok((balance, inserted))
-            }
-            Err(e) => {
-                let _ = txn.rollback().await;
-                Err(e)
-            }
-        };
+        let outcome = sql::settle(txn, result).await;
         // Our CAR is not needed if the charge failed or another upload of the same file won.
         if !matches!(outcome, Ok((_, true)))
             && let Err(e) = self.content.remove_car(&car_id).await
@@ -341,19 +335,9 @@ impl HostingService {
     }
 
     async fn check_balance(&self, token: &str, cost: i64) -> Result<(), HostingError> {
-        let row = self
-            .db
-            .query_one_raw(sql::statement(
-                &self.db,
-                "SELECT amount FROM balances WHERE token = $1",
-                [token.into()],
-            ))
-            .await?;
-        match row {
+        match self.ledger.balance(token).await? {
             None => Err(HostingError::UnknownToken),
-            Some(row) if row.try_get::<i64>("", "amount")? < cost => {
-                Err(HostingError::InsufficientBalance)
-            }
+            Some(balance) if balance < cost => Err(HostingError::InsufficientBalance),
             Some(_) => Ok(()),
         }
     }
@@ -516,7 +500,7 @@ impl HostingService {
         let result = self
             .open_transfer(&txn, &transfer, token, &file, cost)
             .await;
-        let balance = settle(txn, result).await?;
+        let balance = sql::settle(txn, result).await?;
         self.announce(token, balance).await;
         let guard = TransferGuard {
             service: self.clone(),
@@ -571,14 +555,7 @@ impl HostingService {
             let reference = format!("download:{transfer}");
             Some(ledger::debit_in(txn, token, cost, EntryKind::Charge, Some(&reference)).await?)
         } else {
-            let known = txn
-                .query_one_raw(sql::statement(
-                    txn,
-                    "SELECT token FROM balances WHERE token = $1",
-                    [token.into()],
-                ))
-                .await?;
-            if known.is_none() {
+            if !ledger::token_exists_in(txn, token).await? {
                 return Err(HostingError::UnknownToken);
             }
             None
@@ -610,7 +587,7 @@ impl HostingService {
     ) -> Result<bool, HostingError> {
         let txn = sql::begin_write(&self.db).await?;
         let result = settle_transfer_in(&txn, id, sent, complete).await;
-        let outcome = settle(txn, result).await?;
+        let outcome = sql::settle(txn, result).await?;
         if let Some((token, Some(balance))) = &outcome {
             self.announce(token, Some(*balance)).await;
         }
@@ -832,22 +809,6 @@ async fn meter(txn: &DatabaseTransaction, incoming: i64, outgoing: i64) -> Resul
 
 fn current_month() -> String {
     chrono::Utc::now().format("%Y-%m").to_string()
-}
-
-async fn settle<T>(
-    txn: DatabaseTransaction,
-    result: Result<T, HostingError>,
-) -> Result<T, HostingError> {
-    match result {
-        Ok(value) => {
-            txn.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            let _ = txn.rollback().await;
-            Err(e)
-        }
-    }
 }
 
 /// A file name as Werkzeug's `secure_filename` leaves it: ASCII letters, digits, `_`, `.`

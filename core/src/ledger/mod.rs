@@ -176,7 +176,7 @@ impl Ledger {
         debug_assert!(kind.is_credit());
         let txn = sql::begin_write(&self.db).await?;
         let result = credit_in(&txn, token, bytes, kind, reference).await;
-        self.announce(token, settle(txn, result).await).await
+        self.announce(token, sql::settle(txn, result).await).await
     }
 
     /// Takes credit away, refusing to go below zero. Returns the new balance.
@@ -190,14 +190,14 @@ impl Ledger {
         debug_assert!(!kind.is_credit());
         let txn = sql::begin_write(&self.db).await?;
         let result = debit_in(&txn, token, bytes, kind, reference).await;
-        self.announce(token, settle(txn, result).await).await
+        self.announce(token, sql::settle(txn, result).await).await
     }
 
     /// Redeems a promocode for a token, once per (code, token), all in one transaction.
     pub async fn redeem(&self, token: &str, code: &str) -> Result<i64, LedgerError> {
         let txn = sql::begin_write(&self.db).await?;
         let result = redeem_in(&txn, token, code).await;
-        self.announce(token, settle(txn, result).await).await
+        self.announce(token, sql::settle(txn, result).await).await
     }
 
     /// Creates a promocode; `replace` updates an existing one instead of refusing.
@@ -400,28 +400,14 @@ pub(crate) async fn credit_in(
 }
 
 /// Whether an access token was ever issued.
-async fn token_exists_in<C: ConnectionTrait>(conn: &C, token: &str) -> Result<bool, DbErr> {
+pub(crate) async fn token_exists_in<C: ConnectionTrait>(
+    conn: &C,
+    token: &str,
+) -> Result<bool, DbErr> {
     Ok(access_token::Entity::find_by_id(token.to_string())
         .one(conn)
         .await?
         .is_some())
-}
-
-/// Commits on success and rolls back on failure, returning the result.
-async fn settle<T>(
-    txn: DatabaseTransaction,
-    result: Result<T, LedgerError>,
-) -> Result<T, LedgerError> {
-    match result {
-        Ok(value) => {
-            txn.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            txn.rollback().await?;
-            Err(e)
-        }
-    }
 }
 
 async fn append_entry(
