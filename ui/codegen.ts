@@ -9,7 +9,17 @@ const config: CodegenConfig = {
     "./src/gql/": {
       preset: "client",
       presetConfig: { fragmentMasking: false },
-      config: { useTypeImports: true, enumsAsTypes: true },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        // wharf's 64-bit scalars travel as JSON numbers (exact up to 2^53 - 1).
+        scalars: {
+          Long: "number",
+          Timestamp: "number",
+          ChainId: "number",
+          Upload: "File",
+        },
+      },
     },
   },
   silent: true,

@@ -3,7 +3,7 @@ use std::{process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
-use wharf_core::{config::Config, db, services::Services};
+use wharf_core::{config::Config, db, services::Services, startup};
 
 use crate::tools;
 
@@ -29,6 +29,19 @@ pub enum Command {
     Serve,
     /// Run background workers only, for scaled deployments on Redis.
     Worker,
+    /// Print the configuration wharf would run with (defaults, wharf.toml, environment) as
+    /// TOML; secrets are never printed.
+    Config {
+        /// The built-in defaults only, ignoring wharf.toml and the environment.
+        #[arg(long)]
+        defaults: bool,
+    },
+    /// Ask this host's `serve` (`listen`), or else its `worker` (`worker_listen`), whether it is
+    /// ready: exit 0 when `/readyz` answers 200. For container health checks.
+    Health,
+    /// Check the configuration as `serve` would (database, Redis, each chain's node, treasury
+    /// key and tokens), print the start-up summary and exit: 0 when nothing is wrong.
+    Check,
     /// Apply or inspect database migrations.
     Migrate {
         #[command(subcommand)]
@@ -36,13 +49,19 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
-    /// Print the UnixFS CID of each file (as `ipfs add --cid-version=1` would).
+    /// Print the UnixFS CID of each file or directory (as `ipfs add -r --cid-version=1`
+    /// would); `-` reads stdin.
     Cid {
+        /// Files or directories (walked recursively); `-` for stdin.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
         /// kubo (256 KiB chunks, 174 links), v1-2025 (1 MiB, 1024) or kubo-v0 (CIDv0).
         #[arg(long, default_value = "kubo")]
         profile: String,
+        /// Include hidden entries (names starting with `.`) of directories.
+        #[arg(long, short = 'H')]
+        hidden: bool,
+        /// Print JSON: [{"file", "cid", "size"}].
         #[arg(long)]
         json: bool,
     },
@@ -60,15 +79,22 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::ddm_cli::DdmCommand,
     },
-    /// Pack files into a CAR v1 (one file: its DAG; several: a directory of them).
+    /// Pack files or directories into a CAR v1 (one: its DAG, a directory recursively, `-`
+    /// for stdin; several: a directory of them).
     Car {
+        /// Files or directories (walked recursively); `-` for stdin.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
         /// Where to write the CAR.
         #[arg(short, long)]
         output: std::path::PathBuf,
+        /// kubo (256 KiB chunks, 174 links), v1-2025 (1 MiB, 1024) or kubo-v0 (CIDv0).
         #[arg(long, default_value = "kubo")]
         profile: String,
+        /// Include hidden entries (names starting with `.`) of directories.
+        #[arg(long, short = 'H')]
+        hidden: bool,
+        /// Print JSON: {"root", "car", "blocks", "size"}.
         #[arg(long)]
         json: bool,
     },
@@ -126,20 +152,46 @@ pub fn main() -> ExitCode {
         Command::Cid {
             files,
             profile,
+            hidden,
             json,
-        } => Some(tools::profile(profile).and_then(|p| tools::cid(files, p, *json))),
+        } => Some(tools::profile(profile).and_then(|profile| {
+            let walk = tools::Walk {
+                profile,
+                hidden: *hidden,
+            };
+            tools::cid(files, walk, *json)
+        })),
         Command::Commp { file, json } => Some(tools::commp(file, *json)),
         Command::Car {
             files,
             output,
             profile,
+            hidden,
             json,
-        } => Some(tools::profile(profile).and_then(|p| tools::car(files, output, p, *json))),
+        } => Some(tools::profile(profile).and_then(|profile| {
+            let walk = tools::Walk {
+                profile,
+                hidden: *hidden,
+            };
+            tools::car(files, output, walk, *json)
+        })),
         _ => None,
     };
     if let Some(result) = tool {
         return match result {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wharf: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Command::Config { defaults: true } = cli.command {
+        return match config_toml(&Config::default()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("wharf: {e}");
                 ExitCode::FAILURE
@@ -178,6 +230,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
+        Command::Check => check(config).await,
+        Command::Health => health(config).await,
+        Command::Config { .. } => {
+            print!("{}", config_toml(&config)?);
+            Ok(())
+        }
         Command::Migrate { action } => migrate(config, action).await,
         Command::Schema
         | Command::Cid { .. }
@@ -187,8 +245,81 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// The start-up checks before anything opens: every fatal finding is listed and stops the
+/// process (with `strict`, warnings too); the summary goes to stderr, so stdout keeps only logs.
+async fn preflight(config: &Config, strict: bool) -> anyhow::Result<startup::Report> {
+    let report = startup::check(config).await;
+    eprint!(
+        "wharf {}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        startup::summary(config, &config.listen.to_string(), &report)
+    );
+    for finding in &report.findings {
+        match finding.severity {
+            startup::Severity::Fatal => tracing::error!("{}", finding.message),
+            startup::Severity::Warning => tracing::warn!("{}", finding.message),
+        }
+    }
+    if config.auth.siwe_domain.is_none() && config.listen.ip().is_unspecified() {
+        tracing::warn!(
+            domain = %config.siwe_domain(),
+            "the Sign-In with Ethereum domain falls back to a wildcard listen address no browser \
+             uses, so every sign-in fails: set WHARF_AUTH__SIWE_DOMAIN to the host:port users open"
+        );
+    }
+    if config.admin_api_key.is_none() {
+        tracing::warn!(
+            "WHARF_ADMIN_API_KEY is not set: the operator's routes (datasets, deposits, GraphQL \
+             operator fields) answer 401"
+        );
+    }
+    let stopping: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| strict || f.severity == startup::Severity::Fatal)
+        .map(|f| f.message.as_str())
+        .collect();
+    if !stopping.is_empty() {
+        anyhow::bail!("{}", stopping.join("\n       "));
+    }
+    Ok(report)
+}
+
+/// The configuration as wharf.toml text (secrets are not part of it).
+fn config_toml(config: &Config) -> anyhow::Result<String> {
+    toml::to_string_pretty(config)
+        .map_err(|e| anyhow::anyhow!("cannot write the configuration as TOML: {e}"))
+}
+
+async fn health(config: Config) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(4))
+        .build()?;
+    let mut last = String::new();
+    for mut address in [config.listen, config.worker_listen] {
+        // A wildcard listen address is reached on loopback.
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        match client.get(format!("http://{address}/readyz")).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => last = format!("{address}/readyz answered {}", r.status()),
+            Err(e) if last.is_empty() => last = format!("{address}: {e}"),
+            Err(_) => {}
+        }
+    }
+    anyhow::bail!("not ready: {last}")
+}
+
+async fn check(config: Config) -> anyhow::Result<()> {
+    preflight(&config, true).await?;
+    eprintln!("wharf check: nothing wrong");
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    preflight(&config, false).await?;
     let listen = config.listen;
     let workers = config.workers_in_serve();
     let services = Arc::new(Services::start(config).await?);
@@ -229,7 +360,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "wharf listening"
     );
-    println!("wharf listening on http://{local}");
+    // The plain line is for people and scripts reading text logs; JSON logs are JSON only
+    // (the "wharf listening" event above carries the address).
+    if services.config.log_format == wharf_core::config::LogFormat::Text {
+        println!("wharf listening on http://{local}");
+    }
     crate::server::serve(listener, app, stopped(stop_rx)).await?;
     if let Some(task) = worker_task {
         task.await??;
@@ -239,11 +374,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn worker(config: Config) -> anyhow::Result<()> {
+    preflight(&config, false).await?;
+    let listen = config.worker_listen;
     let services = Arc::new(Services::start(config).await?);
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {listen} (WHARF_WORKER_LISTEN, worker_listen): {e}")
+    })?;
+    let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(forward_signals(stop_tx));
-    println!("wharf worker running");
+    let probes = crate::server::operations_router(services.clone());
+    let probes_stop = stopped(stop_rx.clone());
+    let probes = tokio::spawn(async move {
+        axum::serve(listener, probes)
+            .with_graceful_shutdown(probes_stop)
+            .await
+    });
+    tracing::info!(address = %local, "wharf worker running");
+    if services.config.log_format == wharf_core::config::LogFormat::Text {
+        println!("wharf worker running; health and metrics on http://{local}");
+    }
     wharf_worker::run(services, stopped(stop_rx)).await?;
+    probes.await??;
     Ok(())
 }
 

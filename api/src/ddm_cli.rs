@@ -43,7 +43,9 @@ pub enum DdmCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum DatasetCommand {
+    /// Create a dataset.
     Add {
+        /// Lowercase letters, digits, `-` and `_`.
         #[arg(long)]
         name: String,
         #[arg(
@@ -56,36 +58,48 @@ pub enum DatasetCommand {
         #[arg(long, default_value_t = 540)]
         duration: u64,
     },
+    /// List datasets with their counts and replication profiles.
     List,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ContentCommand {
+    /// Import pieces (CAR files' piece CIDs and sizes) into a dataset. Prints the server's
+    /// answer; each refused row goes to stderr with why, and the exit status is 1 if any was.
     Import {
+        /// The dataset's id or name.
         #[arg(long)]
-        dataset: u32,
+        dataset: String,
+        /// delta-dm JSON: `[{"commp","payload_cid","size","padded_size"}]` (the default).
         #[arg(long, group = "format")]
         json: bool,
+        /// CSV with a header row `commP,payloadCid,size,paddedSize[,contentLocation]`; a file
+        /// that is not JSON is read as CSV even without this flag.
         #[arg(long, group = "format")]
         csv: bool,
+        /// Singularity's export JSON.
         #[arg(long, group = "format")]
         singularity: bool,
         file: PathBuf,
     },
+    /// List a dataset's pieces.
     List {
+        /// The dataset's id or name.
         #[arg(long)]
-        dataset: u32,
+        dataset: String,
     },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ProviderCommand {
+    /// Register a storage provider by its actor id (f0…).
     Add {
         #[arg(long)]
         id: String,
         #[arg(long)]
         name: Option<String>,
     },
+    /// Change a provider's name or self-service switch; what is not given stays.
     Modify {
         #[arg(long)]
         id: String,
@@ -95,18 +109,22 @@ pub enum ProviderCommand {
         #[arg(long = "allow-selfserve")]
         allow_selfserve: Option<String>,
     },
+    /// List providers with what they replicated.
     List,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ReplicationCommand {
+    /// Ask for deals: `num` pieces replicated to a provider (from one dataset, or any its
+    /// profiles allow).
     Create {
         #[arg(long)]
         num: u64,
         #[arg(long)]
         provider: String,
+        /// The dataset's id or name.
         #[arg(long)]
-        dataset: Option<u32>,
+        dataset: Option<String>,
         /// Days before the deals start (1..14).
         #[arg(long = "delay-start")]
         delay_start: Option<u64>,
@@ -115,37 +133,47 @@ pub enum ReplicationCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ProfileCommand {
+    /// Allow a provider to replicate a dataset.
     Add {
         #[arg(long)]
         spid: String,
+        /// The dataset's id or name.
         #[arg(long)]
-        dataset: u32,
+        dataset: String,
+        /// Deals announced to the network indexer.
         #[arg(long)]
         indexed: bool,
+        /// The provider keeps an unsealed copy.
         #[arg(long)]
         unsealed: bool,
     },
+    /// Change a profile: only the flags given change (`--indexed`, `--indexed=false`).
     Modify {
         #[arg(long)]
         spid: String,
+        /// The dataset's id or name.
         #[arg(long)]
-        dataset: u32,
-        #[arg(long)]
-        indexed: bool,
-        #[arg(long)]
-        unsealed: bool,
+        dataset: String,
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        indexed: Option<bool>,
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        unsealed: Option<bool>,
     },
+    /// Remove a profile.
     Delete {
         #[arg(long)]
         spid: String,
+        /// The dataset's id or name.
         #[arg(long)]
-        dataset: u32,
+        dataset: String,
     },
+    /// List profiles.
     List,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum WalletCommand {
+    /// Import a deal-making wallet.
     Import {
         /// A lotus keystore file (`{"Type","PrivateKey"}`).
         #[arg(long, group = "key")]
@@ -154,19 +182,21 @@ pub enum WalletCommand {
         #[arg(long, group = "key")]
         hex: Option<String>,
     },
-    Delete {
-        address: String,
-    },
+    /// Remove a wallet.
+    Delete { address: String },
+    /// Make a wallet the one that pays for the deals of datasets.
     Associate {
         #[arg(long)]
         address: String,
-        /// Dataset ids, comma separated.
+        /// Dataset ids or names, comma separated.
         #[arg(long, value_delimiter = ',')]
-        datasets: Vec<u32>,
+        datasets: Vec<String>,
     },
+    /// List wallets (of one dataset).
     List {
+        /// The dataset's id or name.
         #[arg(long)]
-        dataset: Option<u32>,
+        dataset: Option<String>,
     },
 }
 
@@ -199,7 +229,7 @@ fn profile(spid: String, dataset: u32, unsealed: bool, indexed: bool) -> Body {
 /// The request of a command, as upstream's CLI builds it (paths with their trailing slashes,
 /// bodies with the same keys; shared/reference/delta-dm.md §11). The one difference: content
 /// commands send the dataset id in decimal (upstream wrote it as one character).
-fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> {
+fn plan(command: DdmCommand, ids: &Datasets) -> anyhow::Result<(reqwest::Method, String, Body)> {
     use reqwest::Method;
     Ok(match command {
         DdmCommand::Dataset(DatasetCommand::Add {
@@ -233,7 +263,9 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
             file,
             ..
         }) => {
-            let query = if csv {
+            let bytes = read(&file)?;
+            let dataset = ids.id(&dataset)?;
+            let query = if csv || is_csv(&bytes) {
                 "?import_type=csv"
             } else if singularity {
                 "?import_type=singularity"
@@ -243,12 +275,14 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
             (
                 Method::POST,
                 format!("/contents/{dataset}{query}"),
-                Body::Raw(read(&file)?),
+                Body::Raw(bytes),
             )
         }
-        DdmCommand::Content(ContentCommand::List { dataset }) => {
-            (Method::GET, format!("/contents/{dataset}"), Body::None)
-        }
+        DdmCommand::Content(ContentCommand::List { dataset }) => (
+            Method::GET,
+            format!("/contents/{}", ids.id(&dataset)?),
+            Body::None,
+        ),
         DdmCommand::Provider(ProviderCommand::Add { id, name }) => {
             let mut body = serde_json::Map::new();
             body.insert("key".into(), json!("00000000-0000-0000-0000-000000000000"));
@@ -296,8 +330,11 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
         }) => {
             let mut body = serde_json::Map::new();
             body.insert("provider".into(), json!(provider));
-            if let Some(dataset) = dataset.filter(|d| *d != 0) {
-                body.insert("dataset_id".into(), json!(dataset));
+            if let Some(dataset) = dataset {
+                let id = ids.id(&dataset)?;
+                if id != 0 {
+                    body.insert("dataset_id".into(), json!(id));
+                }
             }
             body.insert("num_deals".into(), json!(num));
             if let Some(delay) = delay_start.filter(|d| *d != 0) {
@@ -317,8 +354,9 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
         }) => (
             Method::POST,
             "/replication-profiles/".into(),
-            profile(spid, dataset, unsealed, indexed),
+            profile(spid, ids.id(&dataset)?, unsealed, indexed),
         ),
+        // `run` fills the flags not given from the profile as it is.
         DdmCommand::ReplicationProfile(ProfileCommand::Modify {
             spid,
             dataset,
@@ -327,12 +365,17 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
         }) => (
             Method::PUT,
             "/replication-profiles/".into(),
-            profile(spid, dataset, unsealed, indexed),
+            profile(
+                spid,
+                ids.id(&dataset)?,
+                unsealed.unwrap_or_default(),
+                indexed.unwrap_or_default(),
+            ),
         ),
         DdmCommand::ReplicationProfile(ProfileCommand::Delete { spid, dataset }) => (
             Method::DELETE,
             "/replication-profiles/".into(),
-            profile(spid, dataset, false, false),
+            profile(spid, ids.id(&dataset)?, false, false),
         ),
         DdmCommand::ReplicationProfile(ProfileCommand::List) => {
             (Method::GET, "/replication-profiles/".into(), Body::None)
@@ -356,10 +399,19 @@ fn plan(command: DdmCommand) -> anyhow::Result<(reqwest::Method, String, Body)> 
         DdmCommand::Wallet(WalletCommand::Associate { address, datasets }) => (
             Method::POST,
             "/wallets/associate".into(),
-            Body::Json(json!({"address": address, "datasets": datasets})),
+            Body::Json(json!({
+                "address": address,
+                "datasets": datasets
+                    .iter()
+                    .map(|d| ids.id(d))
+                    .collect::<anyhow::Result<Vec<u32>>>()?,
+            })),
         ),
         DdmCommand::Wallet(WalletCommand::List { dataset }) => {
-            let query = dataset.map(|d| format!("?dataset={d}")).unwrap_or_default();
+            let query = match dataset {
+                Some(d) => format!("?dataset={}", ids.id(&d)?),
+                None => String::new(),
+            };
             (Method::GET, format!("/wallets{query}"), Body::None)
         }
     })
@@ -385,51 +437,232 @@ fn keystore(file: &[u8]) -> anyhow::Result<Value> {
     Ok(json!({"Type": kind, "PrivateKey": key}))
 }
 
+/// Dataset ids for the names a command was given (an id stands for itself).
+#[derive(Default)]
+struct Datasets(std::collections::HashMap<String, u32>);
+
+impl Datasets {
+    fn id(&self, given: &str) -> anyhow::Result<u32> {
+        if let Ok(id) = given.trim().parse() {
+            return Ok(id);
+        }
+        self.0
+            .get(given.trim())
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("no dataset is named {given:?}"))
+    }
+}
+
+/// Every dataset a command names.
+fn named_datasets(command: &DdmCommand) -> Vec<&str> {
+    match command {
+        DdmCommand::Content(ContentCommand::Import { dataset, .. })
+        | DdmCommand::Content(ContentCommand::List { dataset })
+        | DdmCommand::ReplicationProfile(ProfileCommand::Add { dataset, .. })
+        | DdmCommand::ReplicationProfile(ProfileCommand::Modify { dataset, .. })
+        | DdmCommand::ReplicationProfile(ProfileCommand::Delete { dataset, .. }) => {
+            vec![dataset.as_str()]
+        }
+        DdmCommand::Replication(ReplicationCommand::Create { dataset, .. })
+        | DdmCommand::Wallet(WalletCommand::List { dataset }) => {
+            dataset.iter().map(String::as_str).collect()
+        }
+        DdmCommand::Wallet(WalletCommand::Associate { datasets, .. }) => {
+            datasets.iter().map(String::as_str).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A file that is not JSON is an import in CSV.
+fn is_csv(bytes: &[u8]) -> bool {
+    !matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'[' | b'{') | None
+    )
+}
+
+/// The server's answer to a request, as JSON (or the text it was).
+struct Answer {
+    status: reqwest::StatusCode,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.text).ok()
+    }
+    fn pretty(&self) -> String {
+        self.json()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| self.text.clone())
+    }
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    auth: String,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Body,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.auth)
+            // Upstream sent `Content-Type: application/json` on every request, CSV imports
+            // included.
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        request = match body {
+            Body::None => request,
+            Body::Json(value) => request.body(serde_json::to_vec(&value)?),
+            Body::Raw(bytes) => request.body(bytes),
+        };
+        let response = request.send().await?;
+        let status = response.status();
+        Ok(Answer {
+            status,
+            text: response.text().await?,
+        })
+    }
+
+    /// A GET whose answer must be a success, as JSON.
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let answer = self.send(reqwest::Method::GET, path, Body::None).await?;
+        if !answer.status.is_success() {
+            anyhow::bail!("{path}: {}: {}", answer.status, answer.pretty());
+        }
+        answer
+            .json()
+            .ok_or_else(|| anyhow::anyhow!("{path} did not answer JSON"))
+    }
+}
+
 /// Runs one command: checks the server answers `/health` (as upstream's CLI did), sends the
 /// request and prints the answer; an error answer is an error.
-pub async fn run(connection: Connection, command: DdmCommand) -> anyhow::Result<()> {
+pub async fn run(connection: Connection, mut command: DdmCommand) -> anyhow::Result<()> {
     let base = format!("{}/api/v1", connection.api.trim_end_matches('/'));
     let auth = connection
         .auth
         .ok_or_else(|| anyhow::anyhow!("set --delta-auth or DELTA_AUTH to the operator key"))?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(600))
-        .build()?;
-    let health = client
-        .get(format!("{base}/health"))
-        .bearer_auth(&auth)
-        .send()
+    let api = Api {
+        client: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(600))
+            .build()?,
+        base,
+        auth,
+    };
+    let health = api
+        .send(reqwest::Method::GET, "/health", Body::None)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {base}: {e}"))?;
-    if !health.status().is_success() {
+        .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", api.base))?;
+    if !health.status.is_success() {
         anyhow::bail!(
-            "{base}/health answered {}: {}",
-            health.status(),
-            health.text().await.unwrap_or_default()
+            "{}/health answered {}: {}",
+            api.base,
+            health.status,
+            health.text
         );
     }
-    let (method, path, body) = plan(command)?;
-    let mut request = client
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(&auth);
-    // Upstream sent `Content-Type: application/json` on every request, CSV imports included.
-    request = request.header(reqwest::header::CONTENT_TYPE, "application/json");
-    request = match body {
-        Body::None => request,
-        Body::Json(value) => request.body(serde_json::to_vec(&value)?),
-        Body::Raw(bytes) => request.body(bytes),
-    };
-    let response = request.send().await?;
-    let status = response.status();
-    let text = response.text().await?;
-    let pretty = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or(text);
-    if status.is_success() {
-        println!("{pretty}");
-        Ok(())
-    } else {
-        anyhow::bail!("{status}: {pretty}")
+    let mut ids = Datasets::default();
+    if named_datasets(&command)
+        .iter()
+        .any(|d| d.trim().parse::<u32>().is_err())
+    {
+        for dataset in api.get("/datasets").await?.as_array().into_iter().flatten() {
+            if let (Some(name), Some(id)) = (dataset["name"].as_str(), dataset["ID"].as_u64()) {
+                ids.0.insert(name.to_string(), id as u32);
+            }
+        }
     }
+    // A modification changes only what it names: the rest comes from the profile as it is.
+    if let DdmCommand::ReplicationProfile(ProfileCommand::Modify {
+        spid,
+        dataset,
+        indexed,
+        unsealed,
+    }) = &mut command
+        && (indexed.is_none() || unsealed.is_none())
+    {
+        let id = ids.id(dataset)?;
+        let profiles = api.get("/replication-profiles/").await?;
+        let current = profiles
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| {
+                p["provider_actor_id"].as_str() == Some(spid.as_str())
+                    && p["dataset_id"].as_u64() == Some(u64::from(id))
+            })
+            .ok_or_else(|| anyhow::anyhow!("{spid} has no replication profile for dataset {id}"))?;
+        indexed.get_or_insert(current["indexed"].as_bool().unwrap_or_default());
+        unsealed.get_or_insert(current["unsealed"].as_bool().unwrap_or_default());
+    }
+    // The rows of an import as wharf reads them, to say why the server refused any.
+    let import = match &command {
+        DdmCommand::Content(ContentCommand::Import {
+            file,
+            csv,
+            singularity,
+            ..
+        }) => Some(local_rows(&read(file)?, *csv, *singularity)),
+        _ => None,
+    };
+    let (method, path, body) = plan(command, &ids)?;
+    let answer = api.send(method, &path, body).await?;
+    if !answer.status.is_success() {
+        anyhow::bail!("{}: {}", answer.status, answer.pretty());
+    }
+    println!("{}", answer.pretty());
+    if let (Some(reasons), Some(outcome)) = (import, answer.json()) {
+        let failed: Vec<&str> = outcome["fail"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for id in &failed {
+            let why = reasons
+                .get(*id)
+                .map(String::as_str)
+                .unwrap_or("already in a dataset, or repeated in this file");
+            eprintln!("fail {id}: {why}");
+        }
+        if !failed.is_empty() {
+            let stored = outcome["success"].as_array().map_or(0, Vec::len);
+            anyhow::bail!("{} row(s) refused, {stored} imported", failed.len());
+        }
+    }
+    Ok(())
+}
+
+/// Why each row of an import file would be refused, by the id the server reports it under.
+fn local_rows(
+    bytes: &[u8],
+    csv: bool,
+    singularity: bool,
+) -> std::collections::HashMap<String, String> {
+    use wharf_core::filecoin::contents;
+    let rows = if csv || is_csv(bytes) {
+        contents::read_csv(bytes).unwrap_or_default()
+    } else {
+        let items: Vec<Value> = serde_json::from_slice(bytes).unwrap_or_default();
+        if singularity {
+            contents::read_singularity_json(&items)
+        } else {
+            contents::read_delta_json(&items)
+        }
+    };
+    rows.into_iter()
+        .filter_map(|row| match row {
+            Ok(row) => row.check().err().map(|why| (row.comm_p, why)),
+            Err(bad) => Some((bad.id, bad.reason)),
+        })
+        .collect()
 }

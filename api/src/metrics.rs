@@ -12,14 +12,61 @@ use crate::state::AppState;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
-/// Installs the recorder once per process (tests build many apps in one process).
+/// Latency buckets in seconds, from a cached read (1 ms) to a slow upload or job (2 min).
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 120.0,
+];
+
+/// Latencies as histograms (buckets add up across replicas; summaries' quantiles do not).
+fn builder() -> PrometheusBuilder {
+    PrometheusBuilder::new()
+        .set_buckets(&LATENCY_BUCKETS)
+        .unwrap_or_else(|_| PrometheusBuilder::new())
+}
+
+/// Installs the recorder once per process (tests build many apps in one process), and says
+/// what each metric is (`# HELP`).
 pub fn handle() -> PrometheusHandle {
-    let installed = HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok());
+    let installed = HANDLE.get_or_init(|| {
+        let handle = builder().install_recorder().ok()?;
+        describe();
+        Some(handle)
+    });
     match installed {
         Some(handle) => handle.clone(),
         // Another recorder is installed: render an empty, private one instead of failing.
-        None => PrometheusBuilder::new().build_recorder().handle(),
+        None => builder().build_recorder().handle(),
     }
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "wharf_http_requests_total",
+        "HTTP requests answered, by method, route template and status"
+    );
+    describe_histogram!(
+        "wharf_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method, route template and status"
+    );
+    describe_counter!(
+        "wharf_jobs_total",
+        "Background job runs, by queue and outcome (done; failed: retried until its attempts run out; aborted: given up at once)"
+    );
+    describe_histogram!(
+        "wharf_job_duration_seconds",
+        Unit::Seconds,
+        "Time a background job ran, by queue"
+    );
+    describe_counter!(
+        "wharf_db_statements_total",
+        "Database statements this process has sent"
+    );
+    describe_gauge!(
+        "wharf_graphql_subscriptions_open",
+        "GraphQL subscriptions open in this process"
+    );
 }
 
 /// Prometheus metrics

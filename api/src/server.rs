@@ -10,7 +10,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use tower_http::{
     cors::{AllowOrigin, Any, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::TraceLayer,
 };
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,6 +23,23 @@ use crate::{
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What a `wharf worker` process serves on `worker_listen`: its health and its metrics (the
+/// jobs it ran), for probes and for Prometheus to scrape every replica.
+pub fn operations_router(services: Arc<Services>) -> Router {
+    let schema = graphql::build(services.clone());
+    let state = AppState(Arc::new(App {
+        services,
+        schema,
+        metrics: metrics::handle(),
+    }));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .fallback(no_route)
+        .with_state(state)
+}
 
 /// Builds the whole HTTP application over started services.
 pub fn router(services: Arc<Services>) -> Router {
@@ -84,8 +101,17 @@ pub fn router(services: Arc<Services>) -> Router {
                     .unwrap_or("-");
                 tracing::info_span!("request", request_id = %request_id, method = %req.method(), uri = %crate::telemetry::loggable_path(req.uri().path()))
             })
-            // One access-log line per request, at info, inside the request's span.
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            // One access-log line per request, at info, inside the request's span; the latency
+            // a number (milliseconds), not text.
+            .on_response(
+                |response: &http::Response<_>, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "finished processing request"
+                    );
+                },
+            ),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -14,7 +14,9 @@ pub fn init(format: LogFormat) {
                 fmt::layer()
                     .json()
                     .with_current_span(true)
-                    .with_span_list(false),
+                    // Every enclosing span too, so a line logged deep inside a request (a
+                    // GraphQL field) or a job still carries its request_id or job_id.
+                    .with_span_list(true),
             )
             .try_init(),
         LogFormat::Text => registry.with(fmt::layer()).try_init(),

@@ -30,7 +30,13 @@ pub enum ToolError {
     Profile(String),
     #[error("{0}")]
     Directory(#[from] wharf_content::unixfs::DirectoryError),
-    #[error("{0} is not a file name")]
+    #[error("{path}: {source}")]
+    InDirectory {
+        path: String,
+        #[source]
+        source: wharf_content::unixfs::DirectoryError,
+    },
+    #[error("{0} is not a file name (stdin can only be packed alone)")]
     Name(String),
 }
 
@@ -59,15 +65,20 @@ fn progress(path: &Path, len: u64) -> ProgressBar {
     bar
 }
 
-/// Reads a file in chunks, passing each to `each`.
+/// Reads a file (or stdin for `-`) in chunks, passing each to `each`.
 fn read_file(path: &Path, mut each: impl FnMut(&[u8])) -> Result<u64, ToolError> {
-    let mut file = File::open(path).map_err(io_error(path))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (mut input, len): (Box<dyn Read>, u64) = if is_stdin(path) {
+        (Box::new(std::io::stdin().lock()), 0)
+    } else {
+        let file = File::open(path).map_err(io_error(path))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(file), len)
+    };
     let bar = progress(path, len);
     let mut buf = vec![0u8; READ_CHUNK];
     let mut total = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(io_error(path))?;
+        let n = input.read(&mut buf).map_err(io_error(path))?;
         if n == 0 {
             break;
         }
@@ -79,17 +90,96 @@ fn read_file(path: &Path, mut each: impl FnMut(&[u8])) -> Result<u64, ToolError>
     Ok(total)
 }
 
-/// `wharf cid FILE...`: the UnixFS CID of each file.
-pub fn cid(files: &[PathBuf], profile: Profile, as_json: bool) -> Result<(), ToolError> {
-    let mut results = Vec::new();
-    for path in files {
-        let mut builder = FileBuilder::cid_only(profile);
-        let mut sink = Vec::new();
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Where the blocks of what is added go: nowhere (`wharf cid`) or into a CAR (`wharf car`).
+trait Blocks {
+    /// Takes (and empties) `blocks`.
+    fn put(&mut self, blocks: &mut Vec<Block>) -> Result<(), ToolError>;
+    fn wants_blocks(&self) -> bool;
+}
+
+struct Discard;
+
+impl Blocks for Discard {
+    fn put(&mut self, blocks: &mut Vec<Block>) -> Result<(), ToolError> {
+        blocks.clear();
+        Ok(())
+    }
+    fn wants_blocks(&self) -> bool {
+        false
+    }
+}
+
+/// What `add` walks: hidden entries (names starting with `.`) are left out unless asked for,
+/// as `ipfs add -r` and ipfs-car do.
+#[derive(Debug, Clone, Copy)]
+pub struct Walk {
+    pub profile: Profile,
+    pub hidden: bool,
+}
+
+/// Adds a file, stdin (`-`) or a directory (recursively, entries in name order) and returns
+/// its root: the same DAG as `ipfs add -r --cid-version=1` with the profile's settings.
+fn add(path: &Path, walk: Walk, sink: &mut dyn Blocks) -> Result<(Node, u64), ToolError> {
+    let is_dir = !is_stdin(path) && std::fs::metadata(path).map_err(io_error(path))?.is_dir();
+    if !is_dir {
+        let mut builder = if sink.wants_blocks() {
+            FileBuilder::new(walk.profile)
+        } else {
+            FileBuilder::cid_only(walk.profile)
+        };
+        let mut pending: Vec<Block> = Vec::new();
+        let mut failed = None;
         let size = read_file(path, |chunk| {
-            builder.write(chunk, &mut sink);
-            sink.clear();
+            builder.write(chunk, &mut pending);
+            if failed.is_none()
+                && let Err(e) = sink.put(&mut pending)
+            {
+                failed = Some(e);
+            }
         })?;
-        let root = builder.finish(&mut sink);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let root = builder.finish(&mut pending);
+        sink.put(&mut pending)?;
+        return Ok((root, size));
+    }
+    let mut entries: Vec<(String, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io_error(path))? {
+        let entry = entry.map_err(io_error(path))?;
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|_| ToolError::Name(entry.path().display().to_string()))?;
+        if walk.hidden || !name.starts_with('.') {
+            entries.push((name, entry.path()));
+        }
+    }
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut dir = DirectoryBuilder::new();
+    let mut size = 0;
+    for (name, child) in entries {
+        let (node, child_size) = add(&child, walk, sink)?;
+        size += child_size;
+        dir.add(&name, node).map_err(|e| ToolError::InDirectory {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+    }
+    let (node, block) = dir.finish(walk.profile);
+    sink.put(&mut vec![block])?;
+    Ok((node, size))
+}
+
+/// `wharf cid PATH...`: the UnixFS CID of each file or directory (`-`: stdin).
+pub fn cid(paths: &[PathBuf], walk: Walk, as_json: bool) -> Result<(), ToolError> {
+    let mut results = Vec::new();
+    for path in paths {
+        let (root, size) = add(path, walk, &mut Discard)?;
         results.push((path.display().to_string(), root.cid, size));
     }
     if as_json {
@@ -134,69 +224,73 @@ pub fn commp(file: &Path, as_json: bool) -> Result<(), ToolError> {
     Ok(())
 }
 
-/// `wharf car FILE... -o OUT`: a CAR of one file, or of a directory of several.
-pub fn car(
-    files: &[PathBuf],
-    output: &Path,
-    profile: Profile,
-    as_json: bool,
-) -> Result<(), ToolError> {
+/// Streams the blocks of a CAR being written and counts them.
+struct CarOut<'a> {
+    out: BufWriter<File>,
+    path: &'a Path,
+    blocks: u64,
+    section: Vec<u8>,
+}
+
+impl Blocks for CarOut<'_> {
+    fn put(&mut self, blocks: &mut Vec<Block>) -> Result<(), ToolError> {
+        for block in blocks.drain(..) {
+            self.section.clear();
+            car::append_section(&block.cid, &block.data, &mut self.section);
+            self.out
+                .write_all(&self.section)
+                .map_err(io_error(self.path))?;
+            self.blocks += 1;
+        }
+        Ok(())
+    }
+    fn wants_blocks(&self) -> bool {
+        true
+    }
+}
+
+/// `wharf car PATH... -o OUT`: a CAR of one file or directory (`-`: stdin), or of a directory
+/// holding several.
+pub fn car(paths: &[PathBuf], output: &Path, walk: Walk, as_json: bool) -> Result<(), ToolError> {
     let out_file = File::create(output).map_err(io_error(output))?;
-    let mut out = BufWriter::with_capacity(1 << 20, out_file);
+    let mut sink = CarOut {
+        out: BufWriter::with_capacity(1 << 20, out_file),
+        path: output,
+        blocks: 0,
+        section: Vec::new(),
+    };
     // The root is known only at the end: write a header for a placeholder of the same length
     // and rewrite it once the root is known.
-    let placeholder = placeholder_root(profile);
+    let placeholder = placeholder_root(walk.profile);
     let header = car::header(&[placeholder]);
-    out.write_all(&header).map_err(io_error(output))?;
-    let mut blocks: u64 = 0;
-    let mut write_blocks =
-        |list: &mut Vec<Block>, out: &mut BufWriter<File>| -> Result<(), ToolError> {
-            let mut section = Vec::new();
-            for block in list.drain(..) {
-                section.clear();
-                car::append_section(&block.cid, &block.data, &mut section);
-                out.write_all(&section).map_err(io_error(output))?;
-                blocks += 1;
-            }
-            Ok(())
-        };
+    sink.out.write_all(&header).map_err(io_error(output))?;
     let mut roots: Vec<(String, Node)> = Vec::new();
-    for path in files {
-        let mut builder = FileBuilder::new(profile);
-        let mut pending: Vec<Block> = Vec::new();
-        let mut failed = None;
-        read_file(path, |chunk| {
-            builder.write(chunk, &mut pending);
-            if failed.is_none()
-                && let Err(e) = write_blocks(&mut pending, &mut out)
-            {
-                failed = Some(e);
-            }
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let root = builder.finish(&mut pending);
-        write_blocks(&mut pending, &mut out)?;
+    for path in paths {
+        let (root, _) = add(path, walk, &mut sink)?;
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| ToolError::Name(path.display().to_string()))?
-            .to_string();
-        roots.push((name, root));
+            .filter(|_| !is_stdin(path))
+            .ok_or_else(|| ToolError::Name(path.display().to_string()))
+            .map(str::to_string);
+        roots.push((name.unwrap_or_default(), root));
     }
     let root: Cid = if roots.len() == 1 {
         roots[0].1.cid
     } else {
         let mut dir = DirectoryBuilder::new();
         for (name, node) in &roots {
+            if name.is_empty() {
+                return Err(ToolError::Name("-".into()));
+            }
             dir.add(name, node.clone())?;
         }
-        let (node, block) = dir.finish(profile);
-        write_blocks(&mut vec![block], &mut out)?;
+        let (node, block) = dir.finish(walk.profile);
+        sink.put(&mut vec![block])?;
         node.cid
     };
-    let mut file = out.into_inner().map_err(|e| ToolError::Io {
+    let blocks = sink.blocks;
+    let mut file = sink.out.into_inner().map_err(|e| ToolError::Io {
         path: output.display().to_string(),
         source: e.into_error(),
     })?;

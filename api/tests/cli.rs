@@ -18,6 +18,52 @@ fn help_lists_every_subcommand() {
     for sub in ["serve", "worker", "migrate", "schema"] {
         assert!(text.contains(sub), "--help does not mention {sub}:\n{text}");
     }
+    // Every subcommand --help lists is in the README's command list, and has a help line.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let commands = text
+        .split("Commands:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_default();
+    let mut listed = 0;
+    for line in commands.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(name), help) = (words.next(), words.next()) else {
+            continue;
+        };
+        if name == "help" {
+            continue;
+        }
+        listed += 1;
+        assert!(help.is_some(), "`wharf {name}` has no help line");
+        assert!(
+            readme.contains(&format!("wharf {name}")),
+            "the README's command list lacks `wharf {name}`"
+        );
+    }
+    assert!(listed >= 10, "{text}");
+    // And every ddm leaf command has a help line.
+    for group in [
+        "dataset",
+        "content",
+        "provider",
+        "replication",
+        "rp",
+        "wallet",
+    ] {
+        let out = wharf(&["ddm", group, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let commands = text.split("Commands:").nth(1).unwrap_or_default();
+        for line in commands.lines().take_while(|l| !l.trim().is_empty()) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert!(
+                words.len() > 1,
+                "`wharf ddm {group} {}` has no help line",
+                words.first().unwrap_or(&"")
+            );
+        }
+    }
 }
 
 #[test]
@@ -44,4 +90,26 @@ fn bad_configuration_fails_fast_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("WHARF_LISTEN=\"not-an-address\""), "{err}");
+}
+
+/// docs/CONFIGURATION.md shows the real defaults: what `wharf config --defaults` prints.
+#[test]
+fn the_configuration_doc_shows_the_real_defaults() {
+    let out = wharf(&["config", "--defaults"]);
+    assert!(out.status.success());
+    let defaults = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        defaults.contains("listen = \"127.0.0.1:8080\""),
+        "{defaults}"
+    );
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/CONFIGURATION.md"
+    ))
+    .unwrap();
+    assert!(
+        doc.contains(&format!("```toml\n{defaults}```")),
+        "docs/CONFIGURATION.md is out of date: put the output of `wharf config --defaults` \
+         in its Defaults block"
+    );
 }

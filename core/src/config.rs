@@ -52,8 +52,14 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address the HTTP server listens on.
+    /// Address the HTTP server listens on: `ip:port`, or `host:port` with a name this machine
+    /// resolves (`localhost:8080`).
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
+    /// Where `wharf worker` serves its `/healthz`, `/readyz` and `/metrics` (port 0: any free
+    /// port, printed at start).
+    #[serde(deserialize_with = "listen_address")]
+    pub worker_listen: SocketAddr,
     /// Holds the SQLite database, jobs.db and the local blob store in the embedded mode.
     pub data_dir: PathBuf,
     /// PostgreSQL or SQLite URL; SQLite in the data dir when unset.
@@ -521,6 +527,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            worker_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             data_dir: PathBuf::from("./wharf-data"),
             database_url: None,
             redis_url: None,
@@ -665,12 +672,32 @@ impl Config {
         config.webcore_secret = read_secret(&env, "WHARF_WEBCORE_SECRET")?;
         config.filecoin.deal_engine_token = read_secret(&env, "WHARF_DEAL_ENGINE_TOKEN")?;
         config.provider.key = read_secret(&env, "WHARF_PROVIDER_KEY")?;
-        for chain in &mut config.chains {
+        // Key files named in wharf.toml are relative to that file, not to the working directory.
+        let config_dir = config_file
+            .map(|f| {
+                std::path::Path::new(f)
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let config_dir = std::path::absolute(&config_dir).unwrap_or(config_dir);
+        for (i, chain) in config.chains.iter_mut().enumerate() {
+            for file in [&mut chain.provider_key_file, &mut chain.treasury_key_file]
+                .into_iter()
+                .flatten()
+            {
+                if file.is_relative() {
+                    *file = config_dir.join(&*file);
+                }
+            }
+            let chain_id = chain.chain_id;
+            let setting = move |key: &str| format!("chains[{i}].{key} (chain {chain_id})");
             chain.provider_key =
                 match read_secret(&env, &format!("WHARF_PROVIDER_KEY_{}", chain.chain_id))? {
                     Some(key) => Some(key),
                     None => match &chain.provider_key_file {
-                        Some(path) => Some(read_key_file(path)?),
+                        Some(path) => Some(read_key_file(&setting("provider_key_file"), path)?),
                         None => None,
                     },
                 };
@@ -678,15 +705,7 @@ impl Config {
                 match read_secret(&env, &format!("WHARF_TREASURY_KEY_{}", chain.chain_id))? {
                     Some(key) => Some(key),
                     None => match &chain.treasury_key_file {
-                        Some(path) => Some(Secret::new(
-                            std::fs::read_to_string(path)
-                                .map_err(|source| ConfigError::SecretFile {
-                                    name: path.display().to_string(),
-                                    source,
-                                })?
-                                .trim()
-                                .to_string(),
-                        )),
+                        Some(path) => Some(read_key_file(&setting("treasury_key_file"), path)?),
                         None => None,
                     },
                 };
@@ -976,6 +995,32 @@ impl Config {
     }
 }
 
+/// `ip:port`, or `host:port` for a name the machine resolves (its first IPv4 address, else its
+/// first address): `localhost:8080` is what operators type.
+fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    use serde::de::Error;
+    let text = lenient_string(d)?;
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| {
+        D::Error::custom(format!("{text:?} is not host:port, e.g. 127.0.0.1:8080"))
+    })?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| D::Error::custom(format!("{port:?} in {text:?} is not a port number")))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let found: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| D::Error::custom(format!("cannot resolve {host:?} in {text:?}: {e}")))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| D::Error::custom(format!("{host:?} in {text:?} resolves to no address")))
+}
+
 /// A string setting that also takes a bare number or boolean, as environment variables
 /// arrive untyped (`WHARF_QUEUE_PREFIX=2024`).
 fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -1181,12 +1226,20 @@ fn parse_env_value(value: &str) -> figment::value::Value {
     Value::from(value.to_string())
 }
 
-fn read_key_file(path: &std::path::Path) -> Result<Secret, ConfigError> {
+/// Reads a key file named by `setting` (as the operator wrote it); errors name both.
+fn read_key_file(setting: &str, path: &std::path::Path) -> Result<Secret, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
-        name: path.display().to_string(),
+        name: format!("{setting} = {}", path.display()),
         source,
     })?;
-    Ok(Secret::new(text.trim().to_string()))
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "{setting} = {} is an empty file",
+            path.display()
+        )));
+    }
+    Ok(Secret::new(key.to_string()))
 }
 
 fn read_secret(
@@ -1255,6 +1308,26 @@ mod tests {
             "Redis turns in-process workers off"
         );
         assert_eq!(config.admin_api_key.unwrap().expose(), "k");
+    }
+
+    #[test]
+    fn a_listen_address_may_name_a_host_and_a_bad_one_names_its_variable() {
+        let config = load(&[("WHARF_LISTEN", "localhost:18234")]).unwrap();
+        assert_eq!(config.listen.port(), 18234);
+        assert!(config.listen.ip().is_loopback(), "{}", config.listen);
+        let err = load(&[("WHARF_LISTEN", "localhost")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WHARF_LISTEN=\"localhost\""), "{err}");
+        assert!(err.contains("not host:port"), "{err}");
+        assert!(!err.contains(".rs:"), "no source location: {err}");
+        let err = load(&[("WHARF_LISTEN", "127.0.0.1:99999")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a port number"), "{err}");
+        // A string setting that looks like a number stays a string.
+        let config = load(&[("WHARF_QUEUE_PREFIX", "2024")]).unwrap();
+        assert_eq!(config.queue_prefix, "2024");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod pricing;
 pub mod provider;
 pub mod services;
 pub mod sql;
+pub mod startup;
 pub mod sweep;
 pub mod time;
 pub mod uploads;

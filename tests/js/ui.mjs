@@ -1,9 +1,12 @@
 // Drives wharf's web app in Chromium (Debian's, through playwright-core) as a user would,
 // and prints what it saw as one JSON line for the Rust test to check.
 // Usage: node ui.mjs <base-url> <access-token-with-a-hosted-file> <hosted-file-name>
+// Environment: WALLET_RPC and WALLET_KEY (the browser wallet's chain and account),
+// WHARF_ADMIN_KEY, IMPORT_FILE (a delta-dm CSV to import), SCREENSHOTS (where to write them).
 import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+import { ethers } from "ethers5";
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -38,6 +41,49 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-dev-shm-usage"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+
+// A browser wallet (EIP-1193) as the page sees one: accounts and signatures from WALLET_KEY,
+// everything else answered by the chain at WALLET_RPC. The page talks only to window.ethereum;
+// this process talks to the chain.
+const account = new ethers.Wallet(process.env.WALLET_KEY);
+async function rpc(method, params) {
+  const response = await fetch(process.env.WALLET_RPC, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = await response.json();
+  return body.error ? { error: body.error } : { result: body.result };
+}
+await context.exposeFunction("__wharfWallet", async (method, params) => {
+  switch (method) {
+    case "eth_requestAccounts":
+    case "eth_accounts":
+      return { result: [account.address] };
+    case "personal_sign":
+      return { result: await account.signMessage(ethers.utils.arrayify(params[0])) };
+    case "wallet_switchEthereumChain": {
+      const current = await rpc("eth_chainId", []);
+      return current.result === params[0].chainId
+        ? { result: null }
+        : { error: { code: 4902, message: `this wallet has no chain ${params[0].chainId}` } };
+    }
+    case "eth_sendTransaction":
+      seen.walletTransactions = (seen.walletTransactions ?? 0) + 1;
+      return rpc(method, params);
+    default:
+      return rpc(method, params);
+  }
+});
+await context.addInitScript(() => {
+  window.ethereum = {
+    request: async ({ method, params }) => {
+      const answer = await window.__wharfWallet(method, params ?? []);
+      if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.code });
+      return answer.result;
+    },
+  };
+});
 const page = await context.newPage();
 page.setDefaultTimeout(20000);
 page.on("request", (r) => {
@@ -64,15 +110,15 @@ try {
   await step("root redirects", async () => {
     const started = Date.now();
     await page.goto(base + "/");
-    await page.getByRole("button", { name: "Sign in with a development key" }).waitFor();
+    await page.getByRole("button", { name: "Sign in with a wallet" }).waitFor();
     seen.firstLoadMs = Date.now() - started;
     seen.landed = new URL(page.url()).pathname;
     await capture("signed-out");
   });
 
-  // Sign in with the keyboard only: tab to the development-key button, press Enter.
+  // Sign in with the keyboard only: tab to the wallet button, press Enter; the wallet signs.
   await step("keyboard sign-in", async () => {
-    const target = page.getByRole("button", { name: "Sign in with a development key" });
+    const target = page.getByRole("button", { name: "Sign in with a wallet" });
     await target.waitFor();
     for (let i = 0; i < 30; i++) {
       await page.keyboard.press("Tab");
@@ -101,10 +147,12 @@ try {
     await capture("balances");
   });
 
-  // Storage: a quote for a file, uploaded with progress, followed live to "stored".
+  // Storage: a quote for a file paid in OCEAN, the token approved through the wallet, the
+  // upload sent with progress and followed live to "stored" (the worker collects the payment).
   await step("storage", async () => {
     await page.getByRole("link", { name: "Storage" }).click();
     await page.getByRole("cell", { name: "ipfs", exact: true }).first().waitFor();
+    seen.payIn = await page.getByLabel("Pay in").locator("option:checked").textContent();
     await page.getByLabel("Files", { exact: true }).setInputFiles({
       name: "hello.txt",
       mimeType: "text/plain",
@@ -112,6 +160,9 @@ try {
     });
     await page.getByRole("button", { name: "Get a quote" }).click();
     await page.getByTestId("quote-status").filter({ hasText: "waiting for files" }).waitFor();
+    await page.getByRole("button", { name: "Approve the token" }).click();
+    await page.getByTestId("approval").waitFor();
+    seen.approval = await page.getByTestId("approval").textContent();
     await page.getByRole("button", { name: "Upload" }).click();
     await page.getByTestId("quote-status").filter({ hasText: "stored" }).waitFor({ timeout: 60000 });
     seen.quoteStatus = await page.getByTestId("quote-status").textContent();
@@ -150,6 +201,31 @@ try {
     await page.getByRole("button", { name: "Use key" }).click();
     await page.getByRole("cell", { name: "ui-dataset", exact: true }).waitFor();
     seen.dataset = "ui-dataset";
+    // Contents from delta-dm's CSV import file.
+    await page.getByLabel("Import contents into").selectOption({ label: "ui-dataset" });
+    await page.getByLabel("from a CSV or JSON file (or drop it here)").setInputFiles(process.env.IMPORT_FILE);
+    const imported = page.getByRole("status").filter({ hasText: "imported" });
+    await imported.waitFor();
+    seen.imported = await imported.textContent();
+    // Deals for them, followed live to the engine's status.
+    const deals = page.getByRole("form", { name: "Make deals" });
+    await deals.getByLabel("Replicate to").selectOption("f07000");
+    await deals.getByLabel("from").selectOption({ label: "ui-dataset" });
+    await deals.getByLabel("Deals").fill("2");
+    await deals.getByRole("button", { name: "Make deals" }).click();
+    const made = deals.getByRole("status");
+    await made.waitFor();
+    seen.dealsMade = await made.textContent();
+    const statuses = page.locator("table").last().locator("tbody tr td:nth-child(4)");
+    await page.waitForFunction(
+      () => {
+        const cells = [...document.querySelectorAll("table")].pop()?.querySelectorAll("tbody tr td:nth-child(4)") ?? [];
+        return cells.length === 2 && [...cells].every((c) => c.textContent === "making-deal-proposal");
+      },
+      undefined,
+      { timeout: 60000 },
+    );
+    seen.dealStatuses = await statuses.allTextContents();
     await capture("filecoin");
   });
 
@@ -189,6 +265,12 @@ try {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("button", { name: "Sign in with a development key" }).waitFor();
     seen.signedOut = true;
+  });
+
+  // Without a wallet, a key kept in this browser signs in as its own account.
+  await step("development key", async () => {
+    await page.getByRole("button", { name: "Sign in with a development key" }).click();
+    seen.devKeySignedIn = await page.getByTestId("signed-in").getAttribute("title");
   });
 } catch {
   // `seen.failed` says where.

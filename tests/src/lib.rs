@@ -94,6 +94,7 @@ impl TestEnv {
             ),
             ("WHARF_ADMIN_API_KEY".to_string(), ADMIN_KEY.to_string()),
             ("WHARF_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+            ("WHARF_WORKER_LISTEN".to_string(), "127.0.0.1:0".to_string()),
             ("WHARF_WORKERS".to_string(), "false".to_string()),
         ];
         if let Some(url) = &self.database_url {
@@ -486,7 +487,7 @@ pub fn wharf_bin() -> PathBuf {
 /// A running `wharf` process.
 pub struct WharfProcess {
     pub child: Child,
-    /// `http://addr` for `serve`.
+    /// `http://addr` for `serve`; for `worker`, where its health and metrics are.
     pub base: Option<String>,
     /// Every line the process wrote to stdout (its logs) so far.
     pub output: Arc<std::sync::Mutex<Vec<String>>>,
@@ -512,11 +513,24 @@ impl WharfProcess {
         let ready = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
                 output.lock().unwrap().push(line.clone());
+                // JSON logs: the start-up events carry the address.
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let fields = &event["fields"];
+                    if let Some("wharf listening" | "wharf worker running") =
+                        fields["message"].as_str()
+                    {
+                        base = fields["address"].as_str().map(|a| format!("http://{a}"));
+                        return true;
+                    }
+                }
                 if let Some(addr) = line.strip_prefix("wharf listening on ") {
                     base = Some(addr.trim().to_string());
                     return true;
                 }
-                if line.starts_with("wharf worker running") {
+                if let Some(rest) = line.strip_prefix("wharf worker running") {
+                    base = rest
+                        .split_once("on ")
+                        .map(|(_, addr)| addr.trim().to_string());
                     return true;
                 }
             }

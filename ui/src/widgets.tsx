@@ -1,3 +1,4 @@
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
 import type { ApiError } from "./api";
 import type { Loaded } from "./hooks";
@@ -37,9 +38,23 @@ export function Load<T>({
   return <>{children(state.data)}</>;
 }
 
+/** A titled part of a screen. When its content is wider than the screen (a table at 360 px) it
+ * scrolls sideways, and then it takes keyboard focus so the arrows can scroll it. */
 export function Section({ title, children }: { title: string; children: ComponentChildren }) {
+  const ref = useRef<HTMLElement>(null);
+  const [scrolls, setScrolls] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const check = () => setScrolls(el.scrollWidth > el.clientWidth);
+    check();
+    const observer = new ResizeObserver(check);
+    observer.observe(el);
+    for (const child of Array.from(el.children)) observer.observe(child);
+    return () => observer.disconnect();
+  });
   return (
-    <section aria-label={title}>
+    <section aria-label={title} ref={ref} tabIndex={scrolls ? 0 : undefined}>
       <h2>{title}</h2>
       {children}
     </section>

@@ -1,9 +1,6 @@
 //! Byte-credit balances: the GraphQL face of the ledger behind `/accounts/token`.
 
-use async_graphql::{
-    Context, Object, SimpleObject, Subscription,
-    connection::{Connection, Edge, EmptyFields},
-};
+use async_graphql::{Context, Object, SimpleObject, Subscription};
 use futures::Stream;
 use wharf_core::{
     feed::{Topic, next_change},
@@ -14,74 +11,106 @@ use wharf_entity::{access_token, ledger_entry};
 use super::{
     caller,
     error::{bad_input, internal, ledger_error},
-    require_operator, require_wallet, services,
+    require_operator, require_wallet,
+    scalars::{Long, Timestamp},
+    services,
 };
+
+super::page::connection!(
+    LedgerEntryConnection,
+    LedgerEntryEdge,
+    LedgerEntry,
+    "A page of an access token's ledger, oldest entry first.",
+    "One ledger entry with its cursor."
+);
 
 const MAX_PAGE: usize = 100;
 const DEFAULT_PAGE: usize = 20;
 
+/// One offer of the price list: an amount of byte credit and what it costs.
 #[derive(SimpleObject)]
 pub struct PriceTier {
-    /// Bytes of credit.
-    amount: u64,
-    cost: u64,
+    /// Bytes of credit this tier buys.
+    amount: Long,
+    /// What the tier costs, in the operator's currency unit.
+    cost: Long,
 }
 
+/// One movement of an access token's byte credit.
 #[derive(SimpleObject)]
 pub struct LedgerEntry {
-    id: i64,
-    /// deposit, withdraw, charge, refund or promocode.
+    /// The entry's id, increasing in the order entries were written.
+    id: Long,
+    /// What moved the credit: `deposit`, `withdraw`, `charge`, `refund` or `promocode`.
     kind: String,
-    /// Bytes; negative for debits.
-    amount: i64,
-    balance_after: i64,
+    /// Bytes of credit moved: positive for credits, negative for debits.
+    amount: Long,
+    /// The token's balance in bytes right after this entry.
+    balance_after: Long,
+    /// What the entry is for: `upload:<filehash>` or `download:<transfer>` (hosting),
+    /// `quote:<quoteId>` (storage uploads), or the promocode redeemed; null when nothing is
+    /// recorded, as for operator deposits and withdrawals.
     reference: Option<String>,
-    /// Unix milliseconds.
-    created_at: i64,
+    /// When the entry was written.
+    created_at: Timestamp,
 }
 
 impl From<ledger_entry::Model> for LedgerEntry {
     fn from(m: ledger_entry::Model) -> Self {
         Self {
-            id: m.id,
+            id: m.id.into(),
             kind: m.kind,
-            amount: m.amount,
-            balance_after: m.balance_after,
+            amount: m.amount.into(),
+            balance_after: m.balance_after.into(),
             reference: m.reference,
-            created_at: m.created_at,
+            created_at: m.created_at.into(),
         }
     }
 }
 
+/// An access token: the credential that holds byte credit and pays for hosting.
 #[derive(SimpleObject)]
 pub struct AccessToken {
+    /// The token itself; keep it secret, as anyone holding it can spend its credit.
     token: String,
-    balance: i64,
-    /// Unix milliseconds.
-    created_at: i64,
+    /// Its current balance, in bytes of credit.
+    balance: Long,
+    /// When the token was issued.
+    created_at: Timestamp,
 }
 
+/// A promocode that adds byte credit to the access token redeeming it.
 #[derive(SimpleObject)]
 pub struct Promocode {
+    /// The code to pass to `redeemPromocode`.
     code: String,
-    bytes: i64,
-    max_redemptions: Option<i64>,
-    redemptions: i64,
+    /// Bytes of credit one redemption adds.
+    bytes: Long,
+    /// How many access tokens may redeem it in all; null for no limit.
+    max_redemptions: Option<Long>,
+    /// How many access tokens have redeemed it so far.
+    redemptions: Long,
 }
 
 #[derive(Default)]
 pub struct BalanceQuery;
 
+/// Byte-credit balances, ledgers, prices and access tokens.
 #[Object]
 impl BalanceQuery {
-    /// Balance of an access token, in bytes.
-    async fn balance(&self, ctx: &Context<'_>, token: String) -> async_graphql::Result<i64> {
+    /// Balance of an access token, in bytes of credit.
+    async fn balance(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The access token whose balance to read.")] token: String,
+    ) -> async_graphql::Result<Long> {
         let services = services(ctx)?;
         services
             .ledger
             .balance(&token)
             .await
             .map_err(ledger_error)?
+            .map(Long)
             .ok_or_else(|| ledger_error(LedgerError::UnknownToken))
     }
 
@@ -90,10 +119,12 @@ impl BalanceQuery {
     async fn ledger(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The access token whose ledger to read; it is the credential.")]
         token: String,
-        first: Option<i32>,
+        #[graphql(desc = "How many entries to return, 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the entry to continue after, from a previous page.")]
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, LedgerEntry, EmptyFields, EmptyFields>> {
+    ) -> async_graphql::Result<LedgerEntryConnection> {
         let services = services(ctx)?;
         let first = page_size(first)?;
         let after = match after {
@@ -119,10 +150,10 @@ impl BalanceQuery {
             .map_err(ledger_error)?;
         let has_next = rows.len() > first;
         rows.truncate(first);
-        let mut connection = Connection::new(after.is_some(), has_next);
+        let mut connection = LedgerEntryConnection::new(after.is_some(), has_next);
         connection.edges.extend(
             rows.into_iter()
-                .map(|row| Edge::new(row.id.to_string(), LedgerEntry::from(row))),
+                .map(|row| LedgerEntryEdge::new(row.id.to_string(), LedgerEntry::from(row))),
         );
         Ok(connection)
     }
@@ -135,8 +166,8 @@ impl BalanceQuery {
             .prices
             .iter()
             .map(|p| PriceTier {
-                amount: p.amount,
-                cost: p.cost,
+                amount: p.amount.into(),
+                cost: p.cost.into(),
             })
             .collect())
     }
@@ -178,8 +209,8 @@ async fn with_balance(
         .unwrap_or(0);
     Ok(AccessToken {
         token: token.token,
-        balance,
-        created_at: token.created_at,
+        balance: balance.into(),
+        created_at: token.created_at.into(),
     })
 }
 
@@ -190,6 +221,7 @@ fn amount(bytes: i64) -> async_graphql::Result<i64> {
 #[derive(Default)]
 pub struct BalanceMutation;
 
+/// Issuing and linking access tokens, redeeming promocodes and (operator) moving credit.
 #[Object]
 impl BalanceMutation {
     /// Issues a new access token. A signed-in wallet gets it linked.
@@ -205,8 +237,8 @@ impl BalanceMutation {
         }
         Ok(AccessToken {
             token,
-            balance: 0,
-            created_at: wharf_core::time::now_ms(),
+            balance: Long(0),
+            created_at: wharf_core::time::now_ms().into(),
         })
     }
 
@@ -214,7 +246,7 @@ impl BalanceMutation {
     async fn link_access_token(
         &self,
         ctx: &Context<'_>,
-        token: String,
+        #[graphql(desc = "The access token to link to the signed-in wallet.")] token: String,
     ) -> async_graphql::Result<AccessToken> {
         let owner = require_wallet(ctx)?;
         let services = services(ctx)?;
@@ -234,47 +266,51 @@ impl BalanceMutation {
         with_balance(services, linked).await
     }
 
-    /// Redeems a promocode; returns the new balance.
+    /// Redeems a promocode for an access token; returns its new balance in bytes.
     async fn redeem_promocode(
         &self,
         ctx: &Context<'_>,
-        token: String,
-        code: String,
-    ) -> async_graphql::Result<i64> {
+        #[graphql(desc = "The access token to credit.")] token: String,
+        #[graphql(desc = "The promocode to redeem (once per access token).")] code: String,
+    ) -> async_graphql::Result<Long> {
         services(ctx)?
             .ledger
             .redeem(&token, &code)
             .await
+            .map(Long)
             .map_err(ledger_error)
     }
 
-    /// Operator: adds bytes of credit; returns the new balance.
+    /// Operator: adds bytes of credit; returns the new balance in bytes.
     async fn deposit(
         &self,
         ctx: &Context<'_>,
-        token: String,
-        bytes: i64,
-    ) -> async_graphql::Result<i64> {
+        #[graphql(desc = "The access token to credit.")] token: String,
+        #[graphql(desc = "Bytes of credit to add; must be positive.")] bytes: Long,
+    ) -> async_graphql::Result<Long> {
         require_operator(ctx)?;
         services(ctx)?
             .ledger
-            .credit(&token, amount(bytes)?, EntryKind::Deposit, None)
+            .credit(&token, amount(bytes.0)?, EntryKind::Deposit, None)
             .await
+            .map(Long)
             .map_err(ledger_error)
     }
 
-    /// Operator: removes bytes of credit, never below zero; returns the new balance.
+    /// Operator: removes bytes of credit, never below zero; returns the new balance in bytes.
     async fn withdraw(
         &self,
         ctx: &Context<'_>,
-        token: String,
-        bytes: i64,
-    ) -> async_graphql::Result<i64> {
+        #[graphql(desc = "The access token to debit.")] token: String,
+        #[graphql(desc = "Bytes of credit to remove; must be positive and at most the balance.")]
+        bytes: Long,
+    ) -> async_graphql::Result<Long> {
         require_operator(ctx)?;
         services(ctx)?
             .ledger
-            .debit(&token, amount(bytes)?, EntryKind::Withdraw, None)
+            .debit(&token, amount(bytes.0)?, EntryKind::Withdraw, None)
             .await
+            .map(Long)
             .map_err(ledger_error)
     }
 
@@ -283,10 +319,16 @@ impl BalanceMutation {
     async fn create_promocode(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The new code: 1 to 64 printable characters, not yet in use.")]
         code: String,
-        bytes: i64,
-        max_redemptions: Option<i64>,
+        #[graphql(desc = "Bytes of credit each redemption adds; must be positive.")] bytes: Long,
+        #[graphql(
+            desc = "How many access tokens may redeem it in all, at least 1; omit for no limit."
+        )]
+        max_redemptions: Option<Long>,
     ) -> async_graphql::Result<Promocode> {
+        let bytes = bytes.0;
+        let max_redemptions = max_redemptions.map(|m| m.0);
         require_operator(ctx)?;
         if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
             return Err(bad_input("code must be 1 to 64 printable characters"));
@@ -299,9 +341,9 @@ impl BalanceMutation {
             .map_err(ledger_error)?;
         Ok(Promocode {
             code,
-            bytes,
-            max_redemptions,
-            redemptions: 0,
+            bytes: bytes.into(),
+            max_redemptions: max_redemptions.map(Long),
+            redemptions: Long(0),
         })
     }
 }
@@ -309,16 +351,17 @@ impl BalanceMutation {
 #[derive(Default)]
 pub struct BalanceSubscription;
 
+/// Live balances.
 #[Subscription]
 impl BalanceSubscription {
-    /// The balance of an access token now and after every change. The access token is the
-    /// credential, as for the REST balance route; open subscriptions are capped per connection
-    /// and in all (`graphql.max_subscriptions*`).
+    /// The balance of an access token in bytes, now and after every change. The access token is
+    /// the credential, as for the REST balance route; open subscriptions are capped per
+    /// connection and in all (`graphql.max_subscriptions*`).
     async fn balance_updates(
         &self,
         ctx: &Context<'_>,
-        token: String,
-    ) -> async_graphql::Result<impl Stream<Item = i64> + use<>> {
+        #[graphql(desc = "The access token whose balance to follow.")] token: String,
+    ) -> async_graphql::Result<impl Stream<Item = Long> + use<>> {
         let services = services(ctx)?.clone();
         // Listen before reading, so no change falls between the read and the listening.
         let changes = services.feed.subscribe();
@@ -359,7 +402,7 @@ impl BalanceSubscription {
                     }
                 }
                 Some((
-                    current,
+                    Long(current),
                     (services, token, changes, Some(current), current, slot),
                 ))
             },

@@ -2,10 +2,7 @@
 //! with its timings, log tail and result links, start / stop / delete, and a subscription to
 //! a job's changes on the shared change feed. The flow is `wharf_core::compute`, as for the
 //! Provider routes; a wallet session stands in for the per-request signature.
-use async_graphql::{
-    ComplexObject, Context, Enum, InputObject, Object, SimpleObject,
-    connection::{Connection, Edge, EmptyFields},
-};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject};
 use serde_json::{Value, json};
 use wharf_core::{
     auth::Address,
@@ -19,8 +16,15 @@ use wharf_core::{
 use super::{
     caller,
     error::{Code, bad_input, error, internal},
-    require_wallet, services,
+    require_wallet,
+    scalars::{ChainId, Long, Timestamp},
+    services,
 };
+
+/// A configured count as a GraphQL `Int`, saturating at 2^31 − 1.
+fn small(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
 
 fn compute_error(e: ComputeError) -> async_graphql::Error {
     match e {
@@ -41,72 +45,108 @@ fn compute_error(e: ComputeError) -> async_graphql::Error {
     }
 }
 
-/// A compute environment on one chain.
+/// A compute environment as offered on one chain: the machine a job runs on, its limits and
+/// its price. The same environment appears once per chain served.
 #[derive(SimpleObject)]
 pub struct ComputeEnvironment {
+    /// The environment's id; pass it as `environment` to `startCompute`.
     id: String,
-    chain_id: String,
+    /// The chain this offer is for: orders for a job are placed on it.
+    chain_id: ChainId,
+    /// Free text from the operator describing the environment; may be empty.
     description: String,
     /// `SANDBOX` (here, bubblewrap) or `OPERATOR` (Ocean's operator-service).
     executor: ComputeExecutor,
-    cpu_number: u64,
-    ram_gb: u64,
-    disk_gb: u64,
-    /// Price per minute, in whole fee tokens.
+    /// CPUs a job gets.
+    cpu_number: i32,
+    /// Memory a job gets, in gigabytes.
+    ram_gb: i32,
+    /// Disk space a job gets, in gigabytes.
+    disk_gb: i32,
+    /// Price per minute of a job, in whole fee tokens, as a decimal string (for example
+    /// `"0.5"`); `"0"` means free.
     price_min: String,
+    /// The ERC-20 token fees are paid in (checksummed address); the zero address when none is
+    /// configured for the chain.
     fee_token: String,
-    /// The address datasets and algorithms are ordered for.
+    /// The address datasets and algorithms are ordered for (checksummed).
     consumer_address: String,
-    current_jobs: u64,
-    max_jobs: u64,
-    /// Longest job, in seconds.
-    max_job_duration: u64,
-    /// Seconds results are kept after a job ends.
-    storage_expiry: u64,
+    /// Jobs in this environment that have not ended yet.
+    current_jobs: i32,
+    /// Jobs this environment runs at once; more wait in the queue.
+    max_jobs: i32,
+    /// Longest run a job may have, in seconds.
+    max_job_duration: Long,
+    /// How long results are kept after a job ends, in seconds; then the job is deleted.
+    storage_expiry: Long,
 }
 
+/// How an environment runs jobs.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum ComputeExecutor {
+    /// A local process on the provider's host, isolated with bubblewrap.
     Sandbox,
+    /// Ocean's operator-service, running jobs as Kubernetes pods.
     Operator,
 }
 
-/// A result of a job: outputs first, then the log.
+/// A file a job produced: its outputs first, then the algorithm's log.
 #[derive(SimpleObject)]
 pub struct ComputeResult {
+    /// Position in the job's results, from 0; the last part of `url`.
     index: i32,
+    /// The file's name, as the algorithm wrote it.
     filename: String,
-    filesize: u64,
-    /// `output` or `algorithmLog`.
+    /// The file's size, in bytes.
+    filesize: Long,
+    /// `output` (a file the algorithm wrote) or `algorithmLog` (its output and errors).
     #[graphql(name = "type")]
     kind: String,
-    /// Where to download it, with the same bearer token as GraphQL.
+    /// Where to download it (a path on this server), with the same bearer token as GraphQL.
     url: String,
 }
 
-/// A compute job.
+super::page::connection!(
+    ComputeJobConnection,
+    ComputeJobEdge,
+    ComputeJobObject,
+    "A page of the signed-in wallet's compute jobs, newest first.",
+    "One compute job with its cursor."
+);
+
+/// A compute job of the signed-in wallet: an algorithm run over one or more datasets in a
+/// compute environment, with its state, timings and results.
 #[derive(SimpleObject)]
 #[graphql(complex, name = "ComputeJob")]
 pub struct ComputeJobObject {
+    /// The job's id.
     id: String,
     /// The order that paid for the job (its first dataset's).
     agreement_id: String,
+    /// The id of the compute environment it runs in.
     environment: String,
-    /// The Ocean status code (1 waiting … 70 ended).
+    /// The Ocean status code, from 1 (warming up) through 40 (running) to 70 (ended).
     status: i32,
+    /// The status in words as Ocean writes it, for example `Job started`; a failed job's says
+    /// why (`Job failed: …`).
     status_text: String,
     /// Whether it ended (status 70), well or not.
     finished: bool,
-    /// Why it failed, when it did.
+    /// Why it failed; null unless it did.
     error: Option<String>,
+    /// Whether a stop was asked for (by `stopCompute` or on deletion).
     stop_requested: bool,
+    /// The DIDs of the datasets it computes on, in the order given.
     dataset_dids: Vec<String>,
-    /// None for a raw algorithm.
+    /// The DID of the published algorithm; null for raw code.
     algorithm_did: Option<String>,
-    /// Unix milliseconds.
-    created_at: i64,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
+    /// When the job was created.
+    created_at: Timestamp,
+    /// When the algorithm started running; null until then.
+    started_at: Option<Timestamp>,
+    /// When the job ended; null until then.
+    finished_at: Option<Timestamp>,
+    /// The files it produced; empty until it ended.
     results: Vec<ComputeResult>,
 }
 
@@ -121,7 +161,7 @@ impl From<Job> for ComputeJobObject {
                 index: i as i32,
                 url: format!("/compute/jobs/{}/results/{i}", job.id),
                 filename: r.filename,
-                filesize: r.filesize,
+                filesize: r.filesize.into(),
                 kind: r.kind,
             })
             .collect();
@@ -143,20 +183,25 @@ impl From<Job> for ComputeJobObject {
             environment: job.environment,
             status: job.status,
             status_text: job.status_text,
-            created_at: job.created_at,
-            started_at: job.started_at,
-            finished_at: job.finished_at,
+            created_at: job.created_at.into(),
+            started_at: job.started_at.map(Timestamp),
+            finished_at: job.finished_at.map(Timestamp),
             results,
         }
     }
 }
 
+/// A compute job of the signed-in wallet, with its log.
 #[ComplexObject]
 impl ComputeJobObject {
-    /// The last `bytes` (default 4096, at most 65536) of the algorithm's log, once it ended.
+    /// The end of the algorithm's log as text, once the job ended; null before that or when
+    /// it left no log.
     async fn log_tail(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "How many bytes from the end of the log: default 4096, clamped to 1..65536."
+        )]
         bytes: Option<i32>,
     ) -> async_graphql::Result<Option<String>> {
         let bytes = bytes.unwrap_or(4096).clamp(1, 65536) as u64;
@@ -170,14 +215,16 @@ impl ComputeJobObject {
     }
 }
 
-/// A dataset of a job to start.
+/// A dataset of a job to start, ordered for the environment's consumer address.
 #[derive(InputObject)]
 pub struct ComputeDatasetInput {
+    /// The dataset's DID.
     did: String,
+    /// The id of its compute service.
     service_id: String,
-    /// The order (or reuse) transaction that paid for it.
+    /// The hash of the order (or reuse) transaction that paid for it.
     transfer_tx_id: String,
-    /// JSON passed to the file's request.
+    /// User data for the file's request, as a JSON text; null or empty for none.
     userdata: Option<String>,
 }
 
@@ -185,20 +232,29 @@ pub struct ComputeDatasetInput {
 /// the command that runs it (`entrypoint`, `$ALGO` is the code's path).
 #[derive(InputObject)]
 pub struct ComputeAlgorithmInput {
+    /// A published algorithm's DID; null for raw code.
     did: Option<String>,
+    /// The id of the published algorithm's service.
     service_id: Option<String>,
+    /// The hash of the order (or reuse) transaction that paid for the published algorithm.
     transfer_tx_id: Option<String>,
+    /// The algorithm's source code, when it is not published.
     rawcode: Option<String>,
+    /// With `rawcode`: the command that runs it, for example `python3 $ALGO`.
     entrypoint: Option<String>,
-    /// JSON given to the algorithm as `/data/inputs/algoCustomData.json`.
+    /// JSON text given to the algorithm as `/data/inputs/algoCustomData.json`; null or empty
+    /// for none.
     custom_data: Option<String>,
 }
 
+/// A compute job to start: where it runs, on what, and with which algorithm.
 #[derive(InputObject)]
 pub struct StartComputeInput {
-    /// None: the first environment offered.
+    /// The id of the compute environment; null for the first one offered.
     environment: Option<String>,
+    /// The datasets to compute on, 1 to 16.
     datasets: Vec<ComputeDatasetInput>,
+    /// The algorithm to run over them.
     algorithm: ComputeAlgorithmInput,
 }
 
@@ -211,9 +267,10 @@ fn json_text(text: Option<String>, what: &str) -> async_graphql::Result<Option<V
 #[derive(Default)]
 pub struct ComputeQuery;
 
+/// Compute-to-data queries: environments and the signed-in wallet's jobs.
 #[Object]
 impl ComputeQuery {
-    /// The compute environments, on each chain served.
+    /// The compute environments, once for each chain served.
     async fn compute_environments(
         &self,
         ctx: &Context<'_>,
@@ -229,6 +286,10 @@ impl ComputeQuery {
             return Ok(out);
         };
         for (chain_id, envs) in chains {
+            // The keys are the chain ids served, in decimal.
+            let Ok(chain_id) = chain_id.parse::<u64>() else {
+                continue;
+            };
             for env in envs.as_array().cloned().unwrap_or_default() {
                 let id = env["id"].as_str().unwrap_or_default().to_string();
                 let Ok(configured) = services.compute.environment(&id) else {
@@ -236,25 +297,25 @@ impl ComputeQuery {
                 };
                 let c = &configured.config;
                 out.push(ComputeEnvironment {
-                    chain_id: chain_id.clone(),
+                    chain_id: ChainId(chain_id),
                     description: c.description.clone(),
                     executor: match c.executor {
                         wharf_core::config::ExecutorKind::Sandbox => ComputeExecutor::Sandbox,
                         wharf_core::config::ExecutorKind::Operator => ComputeExecutor::Operator,
                     },
-                    cpu_number: c.cpu_number,
-                    ram_gb: c.ram_gb,
-                    disk_gb: c.disk_gb,
+                    cpu_number: small(c.cpu_number),
+                    ram_gb: small(c.ram_gb),
+                    disk_gb: small(c.disk_gb),
                     price_min: c.price_min.clone(),
                     fee_token: env["feeToken"].as_str().unwrap_or_default().to_string(),
                     consumer_address: env["consumerAddress"]
                         .as_str()
                         .unwrap_or_default()
                         .to_string(),
-                    current_jobs: env["currentJobs"].as_u64().unwrap_or_default(),
-                    max_jobs: c.max_jobs,
-                    max_job_duration: c.max_job_duration_secs,
-                    storage_expiry: c.storage_expiry_secs,
+                    current_jobs: small(env["currentJobs"].as_u64().unwrap_or_default()),
+                    max_jobs: small(c.max_jobs),
+                    max_job_duration: c.max_job_duration_secs.into(),
+                    storage_expiry: c.storage_expiry_secs.into(),
                     id,
                 });
             }
@@ -267,9 +328,10 @@ impl ComputeQuery {
     async fn compute_jobs(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many jobs to return: 0 to 100, default 20.")] first: Option<i32>,
+        #[graphql(desc = "The `cursor` of the last job already fetched; null for the newest.")]
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, ComputeJobObject, EmptyFields, EmptyFields>> {
+    ) -> async_graphql::Result<ComputeJobConnection> {
         let owner = require_wallet(ctx)?;
         let first = match first {
             None => 20,
@@ -293,9 +355,9 @@ impl ComputeQuery {
             .map_err(|e| compute_error(e.into()))?;
         let has_next = rows.len() as u64 > first;
         rows.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
+        let mut connection = ComputeJobConnection::new(after.is_some(), has_next);
         connection.edges.extend(rows.into_iter().map(|job| {
-            Edge::new(
+            ComputeJobEdge::new(
                 format!("{}:{}", job.created_at, job.id),
                 ComputeJobObject::from(job),
             )
@@ -303,11 +365,12 @@ impl ComputeQuery {
         Ok(connection)
     }
 
-    /// A compute job of the signed-in wallet.
+    /// A compute job of the signed-in wallet; a `NOT_FOUND` error when it has none with
+    /// this id.
     async fn compute_job(
         &self,
         ctx: &Context<'_>,
-        id: String,
+        #[graphql(desc = "The job's id.")] id: String,
     ) -> async_graphql::Result<ComputeJobObject> {
         let owner = require_wallet(ctx)?;
         let job = services(ctx)?
@@ -322,6 +385,7 @@ impl ComputeQuery {
 #[derive(Default)]
 pub struct ComputeMutation;
 
+/// Compute-to-data mutations: start, stop and delete the signed-in wallet's jobs.
 #[Object]
 impl ComputeMutation {
     /// Starts a compute job for the signed-in wallet. Its datasets and algorithm must be
@@ -330,7 +394,7 @@ impl ComputeMutation {
     async fn start_compute(
         &self,
         ctx: &Context<'_>,
-        input: StartComputeInput,
+        #[graphql(desc = "The job to start.")] input: StartComputeInput,
     ) -> async_graphql::Result<ComputeJobObject> {
         let owner = require_wallet(ctx)?;
         if input.datasets.is_empty() || input.datasets.len() > 16 {
@@ -374,11 +438,12 @@ impl ComputeMutation {
         Ok(job.into())
     }
 
-    /// Stops a job of the signed-in wallet.
+    /// Asks a job of the signed-in wallet to stop and returns it as it is now; it ends (status
+    /// 70) once stopped. A job that already ended is returned unchanged.
     async fn stop_compute(
         &self,
         ctx: &Context<'_>,
-        id: String,
+        #[graphql(desc = "The job's id.")] id: String,
     ) -> async_graphql::Result<ComputeJobObject> {
         let owner = require_wallet(ctx)?;
         let jobs = services(ctx)?
@@ -399,7 +464,12 @@ impl ComputeMutation {
     }
 
     /// Deletes a job of the signed-in wallet with its results and logs (stopping it first).
-    async fn delete_compute(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
+    /// True when a job was deleted.
+    async fn delete_compute(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The job's id.")] id: String,
+    ) -> async_graphql::Result<bool> {
         let owner = require_wallet(ctx)?;
         let jobs = services(ctx)?
             .compute
@@ -419,6 +489,7 @@ impl ComputeMutation {
 #[derive(Default)]
 pub struct ComputeSubscription;
 
+/// Compute-to-data subscriptions: a job's changes as they happen.
 #[async_graphql::Subscription]
 impl ComputeSubscription {
     /// A job now and at every change, ending once it ended (status 70) or was deleted.
@@ -426,7 +497,7 @@ impl ComputeSubscription {
     async fn compute_job_updates(
         &self,
         ctx: &Context<'_>,
-        id: String,
+        #[graphql(desc = "The job's id.")] id: String,
     ) -> async_graphql::Result<impl futures::Stream<Item = ComputeJobObject> + use<>> {
         let owner = match caller(ctx) {
             Some(wharf_core::auth::Principal::Wallet(a)) => a,

@@ -2,10 +2,7 @@
 //! replications as Relay connections, providers, wallets, replication profiles, replications
 //! with delta-dm's filters, every write, and `replicationUpdates(datasetId)`.
 
-use async_graphql::{
-    ComplexObject, Context, InputObject, Object, SimpleObject, Subscription,
-    connection::{Connection, Edge, EmptyFields},
-};
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, Subscription};
 use wharf_core::feed::{Topic, next_change};
 use wharf_core::filecoin::{
     self, DatasetError, contents, datasets, providers,
@@ -16,7 +13,9 @@ use wharf_entity::{dataset_content, replication, replication_profile};
 
 use super::{
     error::{Code, bad_input, error, internal},
-    require_operator, services,
+    require_operator,
+    scalars::{Long, Timestamp},
+    services,
 };
 
 const DEFAULT_PAGE: usize = 100;
@@ -55,41 +54,70 @@ fn window(first: Option<i32>, after: Option<String>) -> async_graphql::Result<(u
     Ok((offset, first))
 }
 
+/// An amount of piece data in bytes, as stored (`raw`) and as sealed on Filecoin (`padded`).
 #[derive(SimpleObject)]
 pub struct Bytes {
-    raw: i64,
-    padded: i64,
+    /// Bytes of the CAR files themselves (the sum of the pieces' `size`).
+    raw: Long,
+    /// Bytes once padded to Filecoin piece sizes (the sum of the pieces' `paddedSize`).
+    padded: Long,
 }
 
 impl From<filecoin::Bytes> for Bytes {
     fn from(b: filecoin::Bytes) -> Self {
         Bytes {
-            raw: b.raw,
-            padded: b.padded,
+            raw: b.raw.into(),
+            padded: b.padded.into(),
         }
     }
 }
 
+/// A Filecoin dataset: a named set of pieces (CAR files), each to be stored with
+/// `replicationQuota` providers in deals lasting `dealDuration` days.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Dataset {
+    /// The dataset's id, used by the other dataset queries and mutations.
     id: i32,
+    /// Unique name: lower-case letters and digits in groups joined by single hyphens.
     name: String,
-    replication_quota: i64,
-    /// Days each deal lasts.
-    deal_duration: i64,
+    /// How many providers should each hold a copy of every piece (1 to 1000).
+    replication_quota: Long,
+    /// How long each deal lasts, in days (within the server's configured bounds, by default
+    /// 180 to 540).
+    deal_duration: Long,
+    /// Bytes in live (not failed) replications; a piece counts once per replica.
     bytes_replicated: Bytes,
+    /// Bytes of all the dataset's pieces, each counted once.
     bytes_total: Bytes,
-    count_replicated: i64,
-    count_total: i64,
+    /// Live (not failed) replications of the dataset's pieces.
+    count_replicated: Long,
+    /// Pieces in the dataset.
+    count_total: Long,
+    /// Addresses of the wallets that pay for this dataset's deals; empty until one is
+    /// associated (deals cannot be made without one).
     wallets: Vec<String>,
-    created_at: i64,
+    /// When the dataset was created.
+    created_at: Timestamp,
 }
 
-#[derive(SimpleObject)]
-pub struct TotalCount {
-    total_count: u64,
-}
+super::page::connection!(
+    ContentConnection,
+    ContentEdge,
+    Content,
+    "A page of a dataset's contents (CAR pieces), in import order.",
+    "One content with its cursor.",
+    counted
+);
+
+super::page::connection!(
+    ReplicationConnection,
+    ReplicationEdge,
+    Replication,
+    "A page of replications (storage deals), newest first.",
+    "One replication with its cursor.",
+    counted
+);
 
 #[ComplexObject]
 impl Dataset {
@@ -98,34 +126,34 @@ impl Dataset {
     async fn contents(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many pieces to return, 0 to 1000 (default 100).")] first: Option<i32>,
+        #[graphql(desc = "The cursor of the piece to continue after, from a previous page.")]
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Content, TotalCount, EmptyFields>> {
+    ) -> async_graphql::Result<ContentConnection> {
         let (offset, first) = window(first, after)?;
         let (rows, total) = contents::page(&services(ctx)?.db, self.id, offset, first as u64)
             .await
             .map_err(dataset_error)?;
-        let mut connection = Connection::with_additional_fields(
-            offset > 0,
-            offset + (rows.len() as u64) < total,
-            TotalCount { total_count: total },
-        );
+        let mut connection =
+            ContentConnection::new(offset > 0, offset + (rows.len() as u64) < total, total);
         connection.edges.extend(
             rows.into_iter()
                 .enumerate()
-                .map(|(i, c)| Edge::new((offset + i as u64).to_string(), Content::from(c))),
+                .map(|(i, c)| ContentEdge::new((offset + i as u64).to_string(), Content::from(c))),
         );
         Ok(connection)
     }
 
-    /// The dataset's replications, newest first.
+    /// The dataset's replications (failed ones included), newest first.
     #[graphql(complexity = "super::page_complexity(first, child_complexity)")]
     async fn replications(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "How many replications to return, 0 to 1000 (default 100).")]
         first: Option<i32>,
+        #[graphql(desc = "The cursor of the replication to continue after, from a previous page.")]
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Replication, TotalCount, EmptyFields>> {
+    ) -> async_graphql::Result<ReplicationConnection> {
         let filters = Filters {
             dataset_id: Some(self.id),
             ..Default::default()
@@ -133,6 +161,7 @@ impl Dataset {
         replication_page(ctx, filters, first, after).await
     }
 
+    /// The providers allowed to replicate this dataset, and how.
     async fn replication_profiles(
         &self,
         ctx: &Context<'_>,
@@ -152,26 +181,35 @@ impl From<datasets::DatasetSummary> for Dataset {
         Dataset {
             id: s.dataset.id,
             name: s.dataset.name,
-            replication_quota: s.dataset.replication_quota,
-            deal_duration: s.dataset.deal_duration,
+            replication_quota: s.dataset.replication_quota.into(),
+            deal_duration: s.dataset.deal_duration.into(),
             bytes_replicated: s.bytes_replicated.into(),
             bytes_total: s.bytes_total.into(),
-            count_replicated: s.count_replicated,
-            count_total: s.count_total,
+            count_replicated: s.count_replicated.into(),
+            count_total: s.count_total.into(),
             wallets: s.wallets,
-            created_at: s.dataset.created_at,
+            created_at: s.dataset.created_at.into(),
         }
     }
 }
 
+/// One piece of a dataset: a CAR file, identified by its piece CID.
 #[derive(SimpleObject)]
 pub struct Content {
+    /// The piece CID (CommP, `baga…`); unique across all datasets.
     comm_p: String,
+    /// The root CID of the data inside the CAR file (`bafy…`).
     payload_cid: String,
-    size: i64,
-    padded_size: i64,
+    /// Size of the CAR file in bytes.
+    size: Long,
+    /// Size of the piece in bytes once padded: a power of two, at least 128.
+    padded_size: Long,
+    /// The dataset the piece belongs to.
     dataset_id: i32,
-    num_replications: i64,
+    /// Live (not failed) replications of this piece, pending ones included; at most the
+    /// dataset's `replicationQuota`.
+    num_replications: Long,
+    /// Where providers can download the CAR file (a URL); null when not given.
     content_location: Option<String>,
 }
 
@@ -180,32 +218,53 @@ impl From<dataset_content::Model> for Content {
         Content {
             comm_p: c.comm_p,
             payload_cid: c.payload_cid,
-            size: c.size,
-            padded_size: c.padded_size,
+            size: c.size.into(),
+            padded_size: c.padded_size.into(),
             dataset_id: c.dataset_id,
-            num_replications: c.num_replications,
+            num_replications: c.num_replications.into(),
             content_location: c.content_location,
         }
     }
 }
 
+/// One storage deal of a piece with a provider, from reservation to the chain.
 #[derive(SimpleObject, Clone)]
 pub struct Replication {
+    /// The replication's id.
     id: i32,
+    /// The piece CID (CommP) of the piece being stored.
     content_comm_p: String,
+    /// The dataset the piece belongs to.
     dataset_id: i32,
+    /// The provider's Filecoin actor address, e.g. `f01234`.
     provider_actor_id: String,
+    /// Where the deal is. Ours: `ddm-pending` (reserved, or handed to the deal engine and
+    /// waiting for it) and `ddm-submitting` (being handed over); after that the deal engine's
+    /// own status, e.g. `deal-proposal-sent`, `StorageDealSealing`, `StorageDealActive`.
+    /// Failed, after which the piece may be replicated again: `StorageDealProposalRejected`,
+    /// `StorageDealError`, `transfer-failed`, `deal-proposal-failed` and `ddm-timed-out`.
     status: String,
+    /// The deal engine's latest message, or why the deal failed; empty when there is none.
     message: String,
-    deal_time: i64,
-    delta_content_id: Option<i64>,
+    /// When the replication was reserved.
+    deal_time: Timestamp,
+    /// The deal engine's (Delta's) content id for this deal; null until the engine has
+    /// accepted it.
+    delta_content_id: Option<Long>,
+    /// The deal's UUID from the engine; a `PENDING_…` placeholder until known.
     deal_uuid: String,
+    /// The CID of the deal proposal; a `PENDING_…` placeholder until known.
     proposal_cid: String,
-    on_chain_deal_id: i64,
-    start_epoch: i64,
-    end_epoch: i64,
+    /// The deal id on chain; 0 until the deal is published.
+    on_chain_deal_id: Long,
+    /// Filecoin epoch (30 s each) by which the provider must have sealed the piece.
+    start_epoch: Long,
+    /// Filecoin epoch at which the deal ends.
+    end_epoch: Long,
+    /// Whether the provider requested this deal itself, through the self-service API.
     self_service: bool,
-    updated_at: i64,
+    /// When the replication last changed.
+    updated_at: Timestamp,
 }
 
 impl From<replication::Model> for Replication {
@@ -217,24 +276,29 @@ impl From<replication::Model> for Replication {
             provider_actor_id: r.provider_actor_id,
             status: r.status,
             message: r.delta_message,
-            deal_time: r.deal_time,
-            delta_content_id: r.delta_content_id,
+            deal_time: r.deal_time.into(),
+            delta_content_id: r.delta_content_id.map(Long::from),
             deal_uuid: r.deal_uuid,
             proposal_cid: r.proposal_cid,
-            on_chain_deal_id: r.on_chain_deal_id,
-            start_epoch: r.start_epoch,
-            end_epoch: r.end_epoch,
+            on_chain_deal_id: r.on_chain_deal_id.into(),
+            start_epoch: r.start_epoch.into(),
+            end_epoch: r.end_epoch.into(),
             self_service: r.ss_is_self_service,
-            updated_at: r.updated_at,
+            updated_at: r.updated_at.into(),
         }
     }
 }
 
+/// Permission for one provider to replicate one dataset, and how its deals are made.
 #[derive(SimpleObject)]
 pub struct ReplicationProfile {
+    /// The provider's Filecoin actor address.
     provider_actor_id: String,
+    /// The dataset it may replicate.
     dataset_id: i32,
+    /// Whether the provider keeps an unsealed copy of the pieces (for fast retrieval).
     unsealed: bool,
+    /// Whether the deals are announced to IPNI, so the content can be found on the network.
     indexed: bool,
 }
 
@@ -249,13 +313,20 @@ impl From<replication_profile::Model> for ReplicationProfile {
     }
 }
 
+/// A Filecoin storage provider that deals can be made with.
 #[derive(SimpleObject)]
 pub struct Provider {
+    /// The provider's Filecoin actor address, e.g. `f01234`.
     actor_id: String,
+    /// A display name; empty when none was given.
     actor_name: String,
+    /// Whether the provider may request deals itself with its self-service key.
     allow_self_service: bool,
+    /// Bytes in the provider's live (not failed) replications.
     bytes_replicated: Bytes,
-    count_replicated: i64,
+    /// The provider's live (not failed) replications.
+    count_replicated: Long,
+    /// The datasets the provider may replicate, and how.
     replication_profiles: Vec<ReplicationProfile>,
 }
 
@@ -266,7 +337,7 @@ impl From<providers::ProviderSummary> for Provider {
             actor_name: s.provider.actor_name,
             allow_self_service: s.provider.allow_self_service,
             bytes_replicated: s.bytes_replicated.into(),
-            count_replicated: s.count_replicated,
+            count_replicated: s.count_replicated.into(),
             replication_profiles: s.profiles.into_iter().map(Into::into).collect(),
         }
     }
@@ -275,44 +346,73 @@ impl From<providers::ProviderSummary> for Provider {
 /// A provider just added, with its self-service key (shown this once).
 #[derive(SimpleObject)]
 pub struct NewProvider {
+    /// The provider's Filecoin actor address.
     actor_id: String,
+    /// The provider's self-service key (a UUID). Returned only here: it cannot be read again.
     key: String,
 }
 
+/// A wallet registered with the deal engine; it pays for the deals of its datasets. Only the
+/// address is kept here, never the key.
 #[derive(SimpleObject)]
 pub struct Wallet {
+    /// The wallet's Filecoin address.
     address: String,
+    /// The key's type: `secp256k1` or `bls`, or `hex` for a key imported from a lotus export.
     key_type: String,
+    /// The datasets whose deals this wallet makes.
     dataset_ids: Vec<i32>,
 }
 
+/// The result of a content import: every piece was stored or refused on its own.
 #[derive(SimpleObject)]
 pub struct ImportOutcome {
+    /// Piece CIDs stored.
     success: Vec<String>,
+    /// Piece CIDs refused (`row N` when a row had none): invalid, repeated in the import, or
+    /// already in a dataset.
     fail: Vec<String>,
 }
 
+/// Which replications to list; the conditions given all apply. `proposalCid`, or failing that
+/// `pieceCid`, selects on its own: the other conditions are then ignored.
 #[derive(InputObject, Default)]
 pub struct ReplicationFilter {
+    /// Only these statuses, exactly as in `Replication.status` (e.g. `ddm-pending`,
+    /// `transfer-failed`).
     statuses: Option<Vec<String>>,
-    /// Dataset names.
+    /// Only replications of these datasets, by name.
     datasets: Option<Vec<String>>,
+    /// Only replications with these providers, by actor address.
     providers: Option<Vec<String>>,
+    /// Only self-service replications (true) or only operator-made ones (false).
     self_service: Option<bool>,
-    /// Unix seconds, inclusive.
-    deal_time_start: Option<i64>,
-    deal_time_end: Option<i64>,
+    /// Only replications reserved at or after this time; compared to the second, so any time
+    /// within a second includes that whole second.
+    deal_time_start: Option<Timestamp>,
+    /// Only replications reserved at or before this time; compared to the second, so any time
+    /// within a second includes that whole second.
+    deal_time_end: Option<Timestamp>,
+    /// Only replications whose message contains this text; ignored when empty.
     message: Option<String>,
+    /// Only the replication with this deal proposal CID; ignored when empty.
     proposal_cid: Option<String>,
+    /// Only replications of the piece with this piece CID; ignored when empty.
     piece_cid: Option<String>,
 }
 
+/// One piece to import into a dataset.
 #[derive(InputObject)]
 pub struct ContentInput {
+    /// The piece CID (CommP, `baga…`).
     comm_p: String,
+    /// The root CID of the data inside the CAR file (`bafy…`).
     payload_cid: String,
-    size: u64,
-    padded_size: u64,
+    /// Size of the CAR file in bytes; positive, and it must fit the padded size.
+    size: Long,
+    /// Size of the piece in bytes once padded: a power of two, at least 128.
+    padded_size: Long,
+    /// Where providers can download the CAR file (a URL, at most 2048 characters).
     content_location: Option<String>,
 }
 
@@ -321,32 +421,30 @@ async fn replication_page(
     mut filters: Filters,
     first: Option<i32>,
     after: Option<String>,
-) -> async_graphql::Result<Connection<String, Replication, TotalCount, EmptyFields>> {
+) -> async_graphql::Result<ReplicationConnection> {
     let (offset, first) = window(first, after)?;
     filters.offset = offset;
     filters.limit = first as u64;
     let (rows, total) = replications::list(&services(ctx)?.db, &filters)
         .await
         .map_err(db_error)?;
-    let mut connection = Connection::with_additional_fields(
-        offset > 0,
-        offset + (rows.len() as u64) < total,
-        TotalCount { total_count: total },
-    );
-    connection.edges.extend(
-        rows.into_iter()
-            .enumerate()
-            .map(|(i, (r, _))| Edge::new((offset + i as u64).to_string(), Replication::from(r))),
-    );
+    let mut connection =
+        ReplicationConnection::new(offset > 0, offset + (rows.len() as u64) < total, total);
+    connection
+        .edges
+        .extend(rows.into_iter().enumerate().map(|(i, (r, _))| {
+            ReplicationEdge::new((offset + i as u64).to_string(), Replication::from(r))
+        }));
     Ok(connection)
 }
 
 #[derive(Default)]
 pub struct DatasetQuery;
 
+/// Filecoin datasets, providers, wallets and replications (operator only).
 #[Object]
 impl DatasetQuery {
-    /// Operator: every dataset with its counters.
+    /// Operator: every dataset with its counters, by id.
     async fn datasets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dataset>> {
         require_operator(ctx)?;
         Ok(datasets::list(&services(ctx)?.db)
@@ -357,8 +455,12 @@ impl DatasetQuery {
             .collect())
     }
 
-    /// Operator: one dataset.
-    async fn dataset(&self, ctx: &Context<'_>, id: i32) -> async_graphql::Result<Dataset> {
+    /// Operator: one dataset; a NOT_FOUND error when there is none with this id.
+    async fn dataset(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The dataset's id.")] id: i32,
+    ) -> async_graphql::Result<Dataset> {
         require_operator(ctx)?;
         datasets::list(&services(ctx)?.db)
             .await
@@ -369,7 +471,7 @@ impl DatasetQuery {
             .ok_or_else(|| error(Code::NotFound, format!("dataset {id} does not exist")))
     }
 
-    /// Operator: storage providers.
+    /// Operator: storage providers, by actor address.
     async fn providers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Provider>> {
         require_operator(ctx)?;
         Ok(providers::list(&services(ctx)?.db)
@@ -380,7 +482,7 @@ impl DatasetQuery {
             .collect())
     }
 
-    /// Operator: which provider may replicate which dataset.
+    /// Operator: which provider may replicate which dataset, by dataset then provider.
     async fn replication_profiles(
         &self,
         ctx: &Context<'_>,
@@ -394,10 +496,11 @@ impl DatasetQuery {
             .collect())
     }
 
-    /// Operator: wallets, optionally only those of one dataset.
+    /// Operator: wallets by address, optionally only those of one dataset.
     async fn wallets(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the wallets of this dataset; all wallets when absent.")]
         dataset_id: Option<i32>,
     ) -> async_graphql::Result<Vec<Wallet>> {
         require_operator(ctx)?;
@@ -418,10 +521,14 @@ impl DatasetQuery {
     async fn replications(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ReplicationFilter>,
+        #[graphql(desc = "Which replications to list; all of them when absent.")] filter: Option<
+            ReplicationFilter,
+        >,
+        #[graphql(desc = "How many replications to return, 0 to 1000 (default 100).")]
         first: Option<i32>,
+        #[graphql(desc = "The cursor of the replication to continue after, from a previous page.")]
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Replication, TotalCount, EmptyFields>> {
+    ) -> async_graphql::Result<ReplicationConnection> {
         require_operator(ctx)?;
         let f = filter.unwrap_or_default();
         let filters = Filters {
@@ -429,8 +536,9 @@ impl DatasetQuery {
             dataset_names: f.datasets.unwrap_or_default(),
             providers: f.providers.unwrap_or_default(),
             self_service: f.self_service,
-            deal_time_start: f.deal_time_start,
-            deal_time_end: f.deal_time_end,
+            // The core filters compare whole seconds; a bound inside a second takes all of it.
+            deal_time_start: f.deal_time_start.map(|t| t.0.div_euclid(1000)),
+            deal_time_end: f.deal_time_end.map(|t| t.0.div_euclid(1000)),
             message: f.message.filter(|m| !m.is_empty()),
             proposal_cid: f.proposal_cid.filter(|m| !m.is_empty()),
             piece_cid: f.piece_cid.filter(|m| !m.is_empty()),
@@ -443,17 +551,27 @@ impl DatasetQuery {
 #[derive(Default)]
 pub struct DatasetMutation;
 
+/// Changes to Filecoin datasets, providers, wallets and replications (operator only).
 #[Object]
 impl DatasetMutation {
-    /// Operator: a new dataset.
+    /// Operator: creates a dataset and returns its id; a CONFLICT error when the name is taken.
     async fn create_dataset(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Unique name: lower-case letters and digits in groups joined by single hyphens, at most 254 characters."
+        )]
         name: String,
-        replication_quota: u64,
-        deal_duration: u64,
+        #[graphql(desc = "How many providers should each hold a copy of every piece, 1 to 1000.")]
+        replication_quota: Long,
+        #[graphql(
+            desc = "How long each deal lasts, in days, within the server's bounds (by default 180 to 540)."
+        )]
+        deal_duration: Long,
     ) -> async_graphql::Result<i32> {
         require_operator(ctx)?;
+        let replication_quota = replication_quota.non_negative("replicationQuota")?;
+        let deal_duration = deal_duration.non_negative("dealDuration")?;
         let services = services(ctx)?;
         let bounds = services.config.filecoin.deal_bounds();
         Ok(datasets::create(
@@ -468,16 +586,25 @@ impl DatasetMutation {
         .id)
     }
 
-    /// Operator: changes a dataset's name, quota or deal duration.
+    /// Operator: changes a dataset's name, quota or deal duration (at least one) and returns
+    /// its id. Existing deals keep their terms.
     async fn update_dataset(
         &self,
         ctx: &Context<'_>,
-        id: i32,
-        name: Option<String>,
-        replication_quota: Option<u64>,
-        deal_duration: Option<u64>,
+        #[graphql(desc = "The dataset's id.")] id: i32,
+        #[graphql(desc = "The new name, with the same rules as in `createDataset`.")] name: Option<
+            String,
+        >,
+        #[graphql(desc = "The new replication quota, 1 to 1000.")] replication_quota: Option<Long>,
+        #[graphql(desc = "The new deal duration in days.")] deal_duration: Option<Long>,
     ) -> async_graphql::Result<i32> {
         require_operator(ctx)?;
+        let replication_quota = replication_quota
+            .map(|q| q.non_negative("replicationQuota"))
+            .transpose()?;
+        let deal_duration = deal_duration
+            .map(|d| d.non_negative("dealDuration"))
+            .transpose()?;
         let services = services(ctx)?;
         let bounds = services.config.filecoin.deal_bounds();
         let change = datasets::DatasetChange {
@@ -491,12 +618,12 @@ impl DatasetMutation {
             .id)
     }
 
-    /// Operator: adds pieces to a dataset; each succeeds or fails alone.
+    /// Operator: adds pieces to a dataset; each is stored or refused on its own.
     async fn import_contents(
         &self,
         ctx: &Context<'_>,
-        dataset_id: i32,
-        contents: Vec<ContentInput>,
+        #[graphql(desc = "The dataset to add the pieces to.")] dataset_id: i32,
+        #[graphql(desc = "The pieces, at most 10000 per request.")] contents: Vec<ContentInput>,
     ) -> async_graphql::Result<ImportOutcome> {
         require_operator(ctx)?;
         let db = &services(ctx)?.db;
@@ -509,11 +636,12 @@ impl DatasetMutation {
         let rows = contents
             .into_iter()
             .map(|c| {
+                // A negative size becomes 0, which the row's check refuses like any bad size.
                 let row = contents::ContentRow {
                     comm_p: c.comm_p,
                     payload_cid: c.payload_cid,
-                    size: c.size,
-                    padded_size: c.padded_size,
+                    size: u64::try_from(c.size.0).unwrap_or(0),
+                    padded_size: u64::try_from(c.padded_size.0).unwrap_or(0),
                     content_location: c.content_location,
                 };
                 let checked =
@@ -533,13 +661,19 @@ impl DatasetMutation {
         })
     }
 
-    /// Operator: adds a provider; its self-service key is returned this once.
+    /// Operator: adds a provider; its self-service key is returned this once. A CONFLICT
+    /// error when it exists already.
     async fn create_provider(
         &self,
         ctx: &Context<'_>,
-        actor_id: String,
+        #[graphql(desc = "The provider's Filecoin actor address, e.g. `f01234`.")] actor_id: String,
+        #[graphql(desc = "A display name, at most 254 characters; empty when absent.")]
         actor_name: Option<String>,
-        #[graphql(default = true)] allow_self_service: bool,
+        #[graphql(
+            default = true,
+            desc = "Whether the provider may request deals itself with its self-service key."
+        )]
+        allow_self_service: bool,
     ) -> async_graphql::Result<NewProvider> {
         require_operator(ctx)?;
         let (provider, key) = providers::create(
@@ -556,12 +690,15 @@ impl DatasetMutation {
         })
     }
 
-    /// Operator: renames a provider or switches its self-service.
+    /// Operator: renames a provider or switches its self-service; returns true.
     async fn update_provider(
         &self,
         ctx: &Context<'_>,
-        actor_id: String,
-        actor_name: Option<String>,
+        #[graphql(desc = "The provider's Filecoin actor address.")] actor_id: String,
+        #[graphql(desc = "The new display name; unchanged when absent.")] actor_name: Option<
+            String,
+        >,
+        #[graphql(desc = "Whether the provider may self-serve; unchanged when absent.")]
         allow_self_service: Option<bool>,
     ) -> async_graphql::Result<bool> {
         require_operator(ctx)?;
@@ -576,14 +713,15 @@ impl DatasetMutation {
         Ok(true)
     }
 
-    /// Operator: lets a provider replicate a dataset.
+    /// Operator: lets a provider replicate a dataset; a CONFLICT error when it may already.
     async fn create_replication_profile(
         &self,
         ctx: &Context<'_>,
-        provider_actor_id: String,
-        dataset_id: i32,
+        #[graphql(desc = "The provider's Filecoin actor address.")] provider_actor_id: String,
+        #[graphql(desc = "The dataset it may replicate.")] dataset_id: i32,
+        #[graphql(desc = "Whether the provider keeps an unsealed copy of the pieces.")]
         unsealed: bool,
-        indexed: bool,
+        #[graphql(desc = "Whether the deals are announced to IPNI.")] indexed: bool,
     ) -> async_graphql::Result<ReplicationProfile> {
         require_operator(ctx)?;
         Ok(providers::create_profile(
@@ -598,13 +736,16 @@ impl DatasetMutation {
         .into())
     }
 
+    /// Operator: changes how a provider replicates a dataset, for deals not yet handed to the
+    /// deal engine.
     async fn update_replication_profile(
         &self,
         ctx: &Context<'_>,
-        provider_actor_id: String,
-        dataset_id: i32,
+        #[graphql(desc = "The provider's Filecoin actor address.")] provider_actor_id: String,
+        #[graphql(desc = "The dataset of the profile.")] dataset_id: i32,
+        #[graphql(desc = "Whether the provider keeps an unsealed copy of the pieces.")]
         unsealed: bool,
-        indexed: bool,
+        #[graphql(desc = "Whether the deals are announced to IPNI.")] indexed: bool,
     ) -> async_graphql::Result<ReplicationProfile> {
         require_operator(ctx)?;
         Ok(providers::update_profile(
@@ -619,11 +760,13 @@ impl DatasetMutation {
         .into())
     }
 
+    /// Operator: stops a provider from replicating a dataset (existing deals stay); returns
+    /// true.
     async fn delete_replication_profile(
         &self,
         ctx: &Context<'_>,
-        provider_actor_id: String,
-        dataset_id: i32,
+        #[graphql(desc = "The provider's Filecoin actor address.")] provider_actor_id: String,
+        #[graphql(desc = "The dataset of the profile.")] dataset_id: i32,
     ) -> async_graphql::Result<bool> {
         require_operator(ctx)?;
         providers::delete_profile(&services(ctx)?.db, &provider_actor_id, dataset_id)
@@ -632,16 +775,28 @@ impl DatasetMutation {
         Ok(true)
     }
 
-    /// Operator: reserves up to `numDeals` pieces for a provider; a worker makes the deals.
+    /// Operator: reserves up to `numDeals` pieces for a provider and returns the new
+    /// replications (`ddm-pending`); a worker then hands them to the deal engine. Pieces come
+    /// from the datasets the provider has a profile for, under their quota and not already
+    /// with this provider.
     async fn create_replications(
         &self,
         ctx: &Context<'_>,
-        provider: String,
+        #[graphql(desc = "The provider's Filecoin actor address.")] provider: String,
+        #[graphql(desc = "Only pieces of this dataset; any of the provider's when absent.")]
         dataset_id: Option<i32>,
-        num_deals: u64,
-        #[graphql(default = 3)] delay_start_days: u64,
+        #[graphql(desc = "Most deals to make, 1 to 10000.")] num_deals: i32,
+        #[graphql(
+            default = 3,
+            desc = "Days from now until the deals start (the provider's time to seal), 1 to 14."
+        )]
+        delay_start_days: i32,
     ) -> async_graphql::Result<Vec<Replication>> {
         require_operator(ctx)?;
+        let num_deals = u64::try_from(num_deals)
+            .map_err(|_| bad_input("numDeals must be between 1 and 10000"))?;
+        let delay_start_days = u64::try_from(delay_start_days)
+            .map_err(|_| bad_input("delayStartDays must not be negative"))?;
         let reserved = replications::request_deals(
             services(ctx)?,
             &ReplicationRequest {
@@ -664,12 +819,13 @@ impl DatasetMutation {
         Ok(reserved.into_iter().map(|(r, _)| r.into()).collect())
     }
 
-    /// Operator: registers a wallet key with the deal engine (the key is not kept here).
+    /// Operator: registers a wallet key with the deal engine and returns the wallet's address
+    /// (the key is not kept here).
     async fn add_wallet(
         &self,
         ctx: &Context<'_>,
-        key_type: String,
-        private_key: String,
+        #[graphql(desc = "`secp256k1` or `bls`.")] key_type: String,
+        #[graphql(desc = "The private key in base64, as in a lotus key info.")] private_key: String,
     ) -> async_graphql::Result<String> {
         require_operator(ctx)?;
         let services = services(ctx)?;
@@ -698,11 +854,13 @@ impl DatasetMutation {
         Ok(wallet.addr)
     }
 
-    /// Operator: makes `datasetIds` the wallet's datasets.
+    /// Operator: makes `datasetIds` the wallet's datasets, replacing the previous ones;
+    /// returns true.
     async fn associate_wallet(
         &self,
         ctx: &Context<'_>,
-        address: String,
+        #[graphql(desc = "The wallet's Filecoin address.")] address: String,
+        #[graphql(desc = "All the datasets the wallet should pay for; empty to detach it.")]
         dataset_ids: Vec<i32>,
     ) -> async_graphql::Result<bool> {
         require_operator(ctx)?;
@@ -712,10 +870,12 @@ impl DatasetMutation {
         Ok(true)
     }
 
+    /// Operator: forgets a wallet and its dataset links (it stays registered with the deal
+    /// engine); returns true.
     async fn delete_wallet(
         &self,
         ctx: &Context<'_>,
-        address: String,
+        #[graphql(desc = "The wallet's Filecoin address.")] address: String,
     ) -> async_graphql::Result<bool> {
         require_operator(ctx)?;
         wallets::delete(&services(ctx)?.db, &address)
@@ -728,13 +888,15 @@ impl DatasetMutation {
 #[derive(Default)]
 pub struct DatasetSubscription;
 
+/// Live changes to Filecoin replications (operator only).
 #[Subscription]
 impl DatasetSubscription {
-    /// Operator: every change to a replication of the dataset from now on.
+    /// Operator: every change to a replication of the dataset from now on: the replication as
+    /// it is after the change, in the order of the changes.
     async fn replication_updates(
         &self,
         ctx: &Context<'_>,
-        dataset_id: i32,
+        #[graphql(desc = "The dataset whose replications to follow.")] dataset_id: i32,
     ) -> async_graphql::Result<impl futures::Stream<Item = Replication> + use<>> {
         require_operator(ctx)?;
         let services = services(ctx)?.clone();

@@ -7,7 +7,9 @@ pub mod error;
 mod hosting;
 pub mod http;
 mod operations;
+mod page;
 mod provider;
+pub mod scalars;
 pub mod subscriptions;
 mod uploads;
 
@@ -18,6 +20,8 @@ use wharf_core::{auth::Principal, services::Services};
 
 use self::error::{Code, error};
 
+/// What can be read: storages and quotes, balances, datasets and replications, compute jobs,
+/// hosted files, Ocean Provider lookups, and who is signed in.
 #[derive(MergedObject, Default)]
 pub struct Query(
     auth::AuthQuery,
@@ -29,6 +33,8 @@ pub struct Query(
     uploads::UploadQuery,
 );
 
+/// What can be changed: sign-in, quotes and uploads, credit, datasets and deals, compute jobs,
+/// Ocean Provider publishing, and operator chores.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
@@ -40,6 +46,8 @@ pub struct Mutation(
     uploads::UploadMutation,
 );
 
+/// What can be followed live over `/graphql/ws` (graphql-ws): a quote's status, a balance,
+/// replications of a dataset, a compute job's status.
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(
     balances::BalanceSubscription,

@@ -6,6 +6,7 @@ use super::{error::internal, require_operator, services};
 #[derive(Default)]
 pub struct OperationsMutation;
 
+/// Operator actions on the running system.
 #[Object]
 impl OperationsMutation {
     /// Operator: queues a housekeeping run now (it also runs on its cron schedule).

@@ -14,34 +14,41 @@ use wharf_core::{
 use super::{
     caller,
     error::{Code, bad_input, error, internal},
-    require_operator, services,
+    require_operator,
+    scalars::{ChainId, Long},
+    services,
 };
 
-/// A service of an asset.
+/// A service of an asset: one way to order it.
 #[derive(SimpleObject)]
 pub struct AssetService {
+    /// The service's id within the DDO; pass it as `serviceId`.
     id: String,
     /// `access` (download) or `compute`.
     #[graphql(name = "type")]
     kind: String,
+    /// The 0x address of the datatoken an order of this service spends, as the DDO gives it.
     datatoken_address: String,
     /// Seconds an order stays valid (0: for ever).
-    timeout: u64,
+    timeout: Long,
 }
 
 /// An Ocean asset (its DDO).
 #[derive(SimpleObject)]
 #[graphql(name = "Asset")]
 pub struct AssetObject {
-    /// `did:op:…`
+    /// The asset's DID, `did:op:…`.
     did: String,
-    chain_id: String,
+    /// The chain its data NFT lives on.
+    chain_id: ChainId,
+    /// The 0x address of its data NFT, checksummed (EIP-55).
     nft_address: String,
     /// `dataset` or `algorithm`.
     #[graphql(name = "type")]
     kind: String,
+    /// The ways to order the asset.
     services: Vec<AssetService>,
-    /// The whole DDO, as JSON.
+    /// The whole DDO, as JSON text.
     document: String,
 }
 
@@ -49,7 +56,7 @@ impl From<Asset> for AssetObject {
     fn from(a: Asset) -> Self {
         Self {
             did: a.did,
-            chain_id: a.chain_id.to_string(),
+            chain_id: a.chain_id.into(),
             nft_address: a.nft_address.to_checksum(None),
             kind: a.kind,
             services: a
@@ -59,7 +66,7 @@ impl From<Asset> for AssetObject {
                     id: s.id,
                     kind: s.kind,
                     datatoken_address: s.datatoken_address,
-                    timeout: s.timeout,
+                    timeout: s.timeout.into(),
                 })
                 .collect(),
             document: a.document.to_string(),
@@ -67,21 +74,27 @@ impl From<Asset> for AssetObject {
     }
 }
 
-/// A provider fee to pass to the datatoken's `startOrder`.
+/// A provider fee to pass, field for field, to the datatoken's `startOrder`.
 #[derive(SimpleObject)]
 pub struct ProviderFeeObject {
+    /// The 0x address the fee is paid to, checksummed.
     provider_fee_address: String,
+    /// The 0x address of the ERC-20 token the fee is paid in, checksummed.
     provider_fee_token: String,
-    /// Decimal string in the token's smallest unit.
+    /// The fee, as a decimal string in the token's smallest unit (it may pass 2^53).
     provider_fee_amount: String,
     /// `0x` hex of the JSON the provider signed.
     provider_data: String,
+    /// The `v` of the provider's signature (27 or 28).
     v: i32,
+    /// The `r` of the provider's signature, 0x hex (32 bytes).
     r: String,
+    /// The `s` of the provider's signature, 0x hex (32 bytes).
     s: String,
-    /// Unix seconds (0: no limit), a string as it may pass 2^31.
-    valid_until: String,
-    /// The datatoken to order with.
+    /// Until when the fee holds, in Unix seconds (not milliseconds), exactly as signed; 0: no
+    /// limit.
+    valid_until: Long,
+    /// The 0x address of the datatoken to order with.
     datatoken: String,
 }
 
@@ -97,10 +110,15 @@ fn provider_error(e: ProviderError) -> async_graphql::Error {
 #[derive(Default)]
 pub struct ProviderQuery;
 
+/// Ocean assets and provider fees.
 #[Object]
 impl ProviderQuery {
     /// An asset by DID: wharf's registry, else the configured metadata cache.
-    async fn asset(&self, ctx: &Context<'_>, did: String) -> async_graphql::Result<AssetObject> {
+    async fn asset(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The asset's DID, `did:op:…`.")] did: String,
+    ) -> async_graphql::Result<AssetObject> {
         let asset = services(ctx)?
             .provider
             .assets
@@ -115,8 +133,13 @@ impl ProviderQuery {
     async fn provider_fee(
         &self,
         ctx: &Context<'_>,
-        did: String,
+        #[graphql(desc = "The asset's DID, `did:op:…`.")] did: String,
+        #[graphql(desc = "The `id` of the asset's download (`access`) service.")]
         service_id: String,
+        #[graphql(
+            desc = "The 0x address that will order and download; omit to use the signed-in \
+                    wallet."
+        )]
         consumer_address: Option<String>,
     ) -> async_graphql::Result<ProviderFeeObject> {
         let consumer = match (consumer_address, caller(ctx)) {
@@ -149,7 +172,7 @@ impl ProviderQuery {
             v: fee["v"].as_i64().unwrap_or_default() as i32,
             r: text("r"),
             s: text("s"),
-            valid_until: fee["validUntil"].as_u64().unwrap_or_default().to_string(),
+            valid_until: fee["validUntil"].as_u64().unwrap_or_default().into(),
             datatoken: answer["datatoken"].as_str().unwrap_or_default().to_string(),
         })
     }
@@ -158,6 +181,7 @@ impl ProviderQuery {
 #[derive(Default)]
 pub struct ProviderMutation;
 
+/// Publishing to wharf's asset registry.
 #[Object]
 impl ProviderMutation {
     /// Operator: stores a DDO in wharf's asset registry (served at
@@ -166,7 +190,7 @@ impl ProviderMutation {
     async fn publish_asset(
         &self,
         ctx: &Context<'_>,
-        ddo: String,
+        #[graphql(desc = "The DDO, as JSON text.")] ddo: String,
     ) -> async_graphql::Result<AssetObject> {
         require_operator(ctx)?;
         let document: serde_json::Value =

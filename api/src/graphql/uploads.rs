@@ -1,10 +1,7 @@
 //! Uploads over GraphQL: storages, quotes (owner-only via the signed-in wallet).
 use std::str::FromStr;
 
-use async_graphql::{
-    Context, InputObject, Object, SimpleObject,
-    connection::{Connection, Edge, EmptyFields},
-};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use wharf_core::{
     auth::{Address, Principal},
     feed::{Topic, next_change},
@@ -14,59 +11,96 @@ use wharf_core::{
 use super::{
     caller,
     error::{Code, bad_input, error, internal},
-    require_wallet, services,
+    require_wallet,
+    scalars::{ChainId, Long, Timestamp},
+    services,
 };
 
+/// A token a storage accepts as payment on one chain.
 #[derive(SimpleObject)]
 pub struct AcceptedToken {
-    /// Token symbol.
+    /// Token symbol, for example `OCEAN`.
     title: String,
-    /// Token contract address.
+    /// Token contract address (`0x…`, EIP-55 checksummed where wharf knows it); pass it as
+    /// `tokenAddress` to `createQuote`.
     value: String,
     /// Price of one GiB stored for 30 days, in whole tokens (a decimal string), when wharf
-    /// prices this storage itself; none for a free storage or one a microservice prices.
+    /// prices this storage itself; null for a free storage or one a microservice prices.
     price_per_gib_month: Option<String>,
 }
 
+/// A chain a storage accepts payment on, with the tokens it takes there.
 #[derive(SimpleObject)]
 pub struct PaymentOption {
-    chain_id: String,
+    /// The chain; pass it as `chainId` to `createQuote`.
+    chain_id: ChainId,
+    /// Tokens accepted on this chain.
     accepted_tokens: Vec<AcceptedToken>,
 }
 
+/// A kind of storage files can be uploaded to (IPFS, Filecoin, Arweave, …), built into wharf
+/// or served by a registered storage microservice.
 #[derive(SimpleObject)]
 pub struct Storage {
+    /// The storage's name, for example `ipfs`; pass it as `storage` to `createQuote`.
     #[graphql(name = "type")]
     kind: String,
+    /// What the storage is, for people.
     description: String,
+    /// The chains and tokens a quote for this storage can be paid with. A free storage lists
+    /// the chains it lets through; its quotes cost nothing.
     payment: Vec<PaymentOption>,
 }
 
+super::page::connection!(
+    QuoteConnection,
+    QuoteEdge,
+    QuoteObject,
+    "A page of the signed-in wallet's quotes, newest first.",
+    "One quote with its cursor."
+);
+
+/// The price of storing a set of files, and then the state of their upload: created by
+/// `createQuote`, paid (on-chain when the files are uploaded, or with `payQuoteWithCredits`),
+/// then stored by the worker.
 #[derive(SimpleObject)]
 #[graphql(name = "Quote")]
 pub struct QuoteObject {
+    /// The quote's id, used by `quote`, `uploadFiles`, `payQuoteWithCredits` and `quoteStatus`.
     id: String,
+    /// The wallet that asked for the quote and alone may upload its files (lowercase `0x…`).
     owner: String,
+    /// The storage `type` the files go to.
     storage: String,
-    chain_id: u64,
+    /// The chain the quote is paid on.
+    chain_id: ChainId,
+    /// Contract address of the payment token (EIP-55 checksummed).
     token_address: String,
-    /// Decimal string in the token's smallest unit.
+    /// The price, in the token's smallest unit, as a decimal string (it can exceed 2^53).
     token_amount: String,
-    /// Approve this address to spend `tokenAmount` before uploading.
+    /// Approve this address to spend `tokenAmount` of the token before uploading; the payment
+    /// is taken from the owner's wallet once the files arrive.
     approve_address: String,
-    duration: u64,
-    total_bytes: u64,
-    file_count: u64,
-    /// 1 waiting for files, 100-199 payment, 200-299 payment failed, 300-399 storing,
-    /// 400 done, 401-499 storing failed.
+    /// How long the files are stored, in seconds.
+    duration: Long,
+    /// Bytes of all files together.
+    total_bytes: Long,
+    /// How many files the quote is for (at most the configured `dbs.max_files`).
+    file_count: i32,
+    /// Upload status code, as the legacy uploader clients read it: 1 waiting for files;
+    /// 100-199 paying (100 payment started, 101 payment sent); 200-299 payment failed (201
+    /// no allowance, 202 insufficient balance, 203 transaction reverted, 299 expired before
+    /// upload, credits refunded); 300-399 storing; 400 done (see `link`); 401-499 storing
+    /// failed. 200-299 and 400 and above are final.
     status: i32,
-    /// Unix milliseconds.
-    created_at: i64,
-    /// Unix milliseconds; uploads after this are refused.
-    expires_at: i64,
-    /// JSON of what the storage produced (CIDs, deal ids), once done.
+    /// When the quote was created.
+    created_at: Timestamp,
+    /// Files uploaded after this time are refused.
+    expires_at: Timestamp,
+    /// JSON text of what the storage produced for the files (for example
+    /// `[{"type":"ipfs","cid":"…"}]`), once done; null before.
     link: Option<String>,
-    /// Paid with web-core byte credits instead of tokens.
+    /// Whether the quote was paid with web-core byte credits instead of tokens.
     paid_with_credits: bool,
 }
 
@@ -77,13 +111,13 @@ impl From<Quote> for QuoteObject {
             token_address: q.token_address.to_checksum(None),
             token_amount: q.token_amount.to_string(),
             approve_address: q.approve_address.to_checksum(None),
-            chain_id: q.chain_id,
-            duration: q.duration_secs,
-            total_bytes: q.total_bytes,
-            file_count: q.file_count as u64,
+            chain_id: ChainId(q.chain_id),
+            duration: q.duration_secs.into(),
+            total_bytes: q.total_bytes.into(),
+            file_count: i32::try_from(q.file_count).unwrap_or(i32::MAX),
             status: q.status,
-            created_at: q.created_at,
-            expires_at: q.expires_at,
+            created_at: Timestamp(q.created_at),
+            expires_at: Timestamp(q.expires_at),
             link: q.link,
             paid_with_credits: q.paid_with.is_some(),
             storage: q.storage,
@@ -92,18 +126,30 @@ impl From<Quote> for QuoteObject {
     }
 }
 
+/// What to price: files, storage, duration and the token to pay with.
 #[derive(InputObject)]
 pub struct CreateQuoteInput {
-    /// A storage type from `storages`.
+    /// A storage `type` from `storages`.
     storage: String,
-    /// Byte length of each file, in upload order.
-    file_lengths: Vec<u64>,
-    /// Seconds to store the files for.
-    duration: u64,
-    chain_id: u64,
+    /// Byte length of each file, in upload order; at least one, at most the configured
+    /// `dbs.max_files`, together at most `dbs.max_total_bytes`.
+    file_lengths: Vec<Long>,
+    /// Seconds to store the files for, from 1 to the configured `dbs.max_duration_secs`.
+    duration: Long,
+    /// The chain to pay on, one of the storage's `payment` options.
+    chain_id: ChainId,
+    /// Contract address of the token to pay with, one of that chain's `acceptedTokens`.
     token_address: String,
 }
 
+/// A chain id as registrations store it: decimal, or `0x` hexadecimal.
+fn parse_chain_id(text: &str) -> Option<u64> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
 fn quote_error(e: QuoteError) -> async_graphql::Error {
     match e {
         QuoteError::UnknownStorage => error(Code::NotFound, "chosen storage type does not exist"),
@@ -132,6 +178,7 @@ fn visible(ctx: &Context<'_>, quote: &Quote) -> bool {
 #[derive(Default)]
 pub struct UploadQuery;
 
+/// Storages on offer and the signed-in wallet's quotes.
 #[Object]
 impl UploadQuery {
     /// Storages on offer and how each can be paid.
@@ -153,17 +200,29 @@ impl UploadQuery {
                 payment: o
                     .payment
                     .into_iter()
-                    .map(|p| PaymentOption {
-                        accepted_tokens: p
-                            .accepted_tokens
-                            .into_iter()
-                            .map(|t| AcceptedToken {
-                                price_per_gib_month: price(&o.kind, &p.chain_id, &t.title),
-                                title: t.title,
-                                value: t.value,
-                            })
-                            .collect(),
-                        chain_id: p.chain_id,
+                    .filter_map(|p| {
+                        // A microservice registers its chain ids as strings; one that is no
+                        // chain id cannot be paid on, so it is left out.
+                        let Some(chain_id) = parse_chain_id(&p.chain_id) else {
+                            tracing::warn!(
+                                storage = %o.kind,
+                                chain_id = %p.chain_id,
+                                "payment option left out: its chain id is not a number"
+                            );
+                            return None;
+                        };
+                        Some(PaymentOption {
+                            accepted_tokens: p
+                                .accepted_tokens
+                                .into_iter()
+                                .map(|t| AcceptedToken {
+                                    price_per_gib_month: price(&o.kind, &p.chain_id, &t.title),
+                                    title: t.title,
+                                    value: t.value,
+                                })
+                                .collect(),
+                            chain_id: ChainId(chain_id),
+                        })
                     })
                     .collect(),
                 kind: o.kind,
@@ -172,8 +231,14 @@ impl UploadQuery {
             .collect())
     }
 
-    /// A quote of the signed-in wallet.
-    async fn quote(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<QuoteObject> {
+    /// A quote of the signed-in wallet (any quote for the operator), with its status read
+    /// fresh from the storage microservice when one handles it. NOT_FOUND for a quote of
+    /// another wallet.
+    async fn quote(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The quote's id, as `createQuote` returned it.")] id: String,
+    ) -> async_graphql::Result<QuoteObject> {
         if caller(ctx).is_none() {
             return Err(error(Code::Unauthenticated, "sign in with Ethereum first"));
         }
@@ -194,9 +259,10 @@ impl UploadQuery {
     async fn quotes(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many quotes to return, 0 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return the quotes after this cursor (an `endCursor` of this list).")]
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, QuoteObject, EmptyFields, EmptyFields>> {
+    ) -> async_graphql::Result<QuoteConnection> {
         let owner = require_wallet(ctx)?;
         let first = match first {
             None => 20,
@@ -219,10 +285,11 @@ impl UploadQuery {
             .map_err(quote_error)?;
         let has_next = rows.len() as u64 > first;
         rows.truncate(first as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
+        let mut connection = QuoteConnection::new(after.is_some(), has_next);
         connection.edges.extend(
-            rows.into_iter()
-                .map(|q| Edge::new(format!("{}:{}", q.created_at, q.id), QuoteObject::from(q))),
+            rows.into_iter().map(|q| {
+                QuoteEdge::new(format!("{}:{}", q.created_at, q.id), QuoteObject::from(q))
+            }),
         );
         Ok(connection)
     }
@@ -251,24 +318,33 @@ impl wharf_core::uploads::upload::FileSource for ReceivedFiles {
 #[derive(Default)]
 pub struct UploadMutation;
 
+/// Creating, uploading and paying quotes.
 #[Object]
 impl UploadMutation {
-    /// Prices files for a storage and records the quote for the signed-in wallet.
+    /// Prices files for a storage and records the quote for the signed-in wallet (status 1,
+    /// waiting for files until `expiresAt`).
     async fn create_quote(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The files, storage, duration and payment token to price.")]
         input: CreateQuoteInput,
     ) -> async_graphql::Result<QuoteObject> {
         let owner = require_wallet(ctx)?;
         let token = Address::from_str(&input.token_address)
             .map_err(|_| bad_input("tokenAddress is not an address"))?;
+        let file_lengths = input
+            .file_lengths
+            .into_iter()
+            .map(|length| length.non_negative("fileLengths"))
+            .collect::<async_graphql::Result<Vec<u64>>>()?;
+        let duration_secs = input.duration.non_negative("duration")?;
         let quote = services(ctx)?
             .quotes
             .create(QuoteRequest {
                 storage: input.storage,
-                file_lengths: input.file_lengths,
-                duration_secs: input.duration,
-                chain_id: input.chain_id,
+                file_lengths,
+                duration_secs,
+                chain_id: input.chain_id.0,
                 token_address: token,
                 owner,
             })
@@ -283,7 +359,9 @@ impl UploadMutation {
     async fn upload_files(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The id of a quote of the signed-in wallet, still waiting for files.")]
         quote_id: String,
+        #[graphql(desc = "The files, in the order and with the lengths of `fileLengths`.")]
         files: Vec<async_graphql::Upload>,
     ) -> async_graphql::Result<QuoteObject> {
         use std::io::Seek;
@@ -341,7 +419,9 @@ impl UploadMutation {
     async fn pay_quote_with_credits(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The id of a quote of the signed-in wallet, still waiting for files.")]
         quote_id: String,
+        #[graphql(desc = "A web-core access token linked to the signed-in wallet.")]
         access_token: String,
     ) -> async_graphql::Result<QuoteObject> {
         use wharf_core::uploads::credits::CreditError;
@@ -366,15 +446,16 @@ impl UploadMutation {
 #[derive(Default)]
 pub struct UploadSubscription;
 
+/// Following a quote's upload status.
 #[async_graphql::Subscription]
 impl UploadSubscription {
-    /// The status of a quote now and at every change, ending after a final status (400 done,
-    /// 200-299 payment failed, 401-499 storing failed). Owner only: authenticate in
-    /// `connection_init`.
+    /// The status code of a quote (as `Quote.status`) now and at every change, ending after a
+    /// final status (400 done, 200-299 payment failed, 401-499 storing failed). Owner only:
+    /// authenticate in `connection_init`.
     async fn quote_status(
         &self,
         ctx: &Context<'_>,
-        id: String,
+        #[graphql(desc = "The id of a quote of the authenticated wallet.")] id: String,
     ) -> async_graphql::Result<impl futures::Stream<Item = i32> + use<>> {
         if caller(ctx).is_none() {
             return Err(error(

@@ -2,8 +2,8 @@
 use serde_json::json;
 use wharf_tests::{ADMIN_KEY, TestApp, error_code, wallet::Wallet};
 
-const DEPOSIT: &str = "mutation($t: String!, $b: Int!) { deposit(token: $t, bytes: $b) }";
-const WITHDRAW: &str = "mutation($t: String!, $b: Int!) { withdraw(token: $t, bytes: $b) }";
+const DEPOSIT: &str = "mutation($t: String!, $b: Long!) { deposit(token: $t, bytes: $b) }";
+const WITHDRAW: &str = "mutation($t: String!, $b: Long!) { withdraw(token: $t, bytes: $b) }";
 const LEDGER: &str = "query($t: String!, $f: Int, $a: String) { ledger(token: $t, first: $f, after: $a) { edges { cursor node { kind amount balanceAfter } } pageInfo { hasNextPage hasPreviousPage } } }";
 
 #[tokio::test]

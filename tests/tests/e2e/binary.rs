@@ -144,6 +144,29 @@ async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The worker's own port: ready, and its metrics show the job it ran, as a histogram.
+    let probes = worker.base.clone().expect("the worker prints its address");
+    let ready = client.get(format!("{probes}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = client
+        .get(format!("{probes}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("wharf_jobs_total{")
+            && l.contains("queue=\"housekeeping\"")
+            && l.contains("outcome=\"done\"")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# HELP wharf_jobs_total "), "{metrics}");
+    assert!(
+        metrics.contains("wharf_job_duration_seconds_bucket{"),
+        "latencies are histograms: {metrics}"
+    );
     assert!(worker.terminate().await.success());
     assert!(server.terminate().await.success());
 }
@@ -195,6 +218,26 @@ async fn json_logs_name_the_request_id_of_each_request() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // JSON only: every line parses; every line inside a request names its id, and the
+    // access-log line gives the latency as a number.
+    let lines = server.output.lock().unwrap().clone();
+    let mut access_lines = 0;
+    for line in &lines {
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line:?}"));
+        let in_request = event["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find(|s| s["name"] == "request"));
+        if let Some(span) = in_request {
+            assert!(span["request_id"].is_string(), "{line}");
+        }
+        if event["fields"]["message"] == "finished processing request" {
+            access_lines += 1;
+            assert!(event["fields"]["latency_ms"].is_number(), "{line}");
+            assert!(event["fields"]["status"].is_number(), "{line}");
+        }
+    }
+    assert!(access_lines >= 1, "{lines:?}");
     assert!(server.terminate().await.success());
 }
 

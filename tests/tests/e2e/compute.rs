@@ -877,7 +877,7 @@ async fn graphql_starts_a_job_follows_it_and_reads_its_results() {
     let env = &body["data"]["computeEnvironments"][0];
     assert_eq!(env["id"], "sandbox", "{body}");
     assert_eq!(env["executor"], "SANDBOX");
-    assert_eq!(env["chainId"], "1337");
+    assert_eq!(env["chainId"], 1337, "a chain id is a number in GraphQL");
 
     let (_, body) = app
         .graphql(

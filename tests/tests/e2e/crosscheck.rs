@@ -169,3 +169,70 @@ fn cids_piece_cids_and_cars_match_the_javascript_references() {
     let theirs = run_node(&[format!("dir kubo {}", ab.join(" "))]);
     assert_eq!(ours["root"], theirs[0]["cid"], "{}", theirs[0]);
 }
+
+/// `wharf cid DIR` and `wharf car DIR` walk a nested directory as `ipfs add -r` and ipfs-car
+/// do (entries in name order, hidden ones left out): the same root as the JavaScript
+/// importer's for the same tree; and `-` reads stdin.
+#[test]
+fn nested_directories_and_stdin_match_the_javascript_importer() {
+    ensure_npm_packages();
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().join("top");
+    let files = [
+        ("a.txt", 10usize),
+        ("sub/b.bin", 300_000),
+        ("sub/deeper/c.txt", 1),
+        ("z.bin", 262_145),
+        ("sub/empty.txt", 0),
+    ];
+    for (i, (name, size)) in files.iter().enumerate() {
+        let path = top.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        generate(&path, *size, 500 + i as u64);
+    }
+    // Left out, as `ipfs add -r` without --hidden leaves it out.
+    std::fs::write(top.join(".hidden"), b"secret").unwrap();
+
+    let entries: Vec<String> = files
+        .iter()
+        .map(|(name, _)| format!("{name}={}", top.join(name).display()))
+        .collect();
+    let theirs = run_node(&[format!("dir kubo {}", entries.join(" "))]);
+    assert!(theirs[0]["error"].is_null(), "{}", theirs[0]);
+
+    let top_arg = top.to_str().unwrap();
+    let ours = wharf_json(&["cid", "--json", top_arg]);
+    assert_eq!(ours[0]["cid"], theirs[0]["cid"], "wharf cid DIR");
+    let car = dir.path().join("top.car");
+    let packed = wharf_json(&["car", "--json", top_arg, "-o", car.to_str().unwrap()]);
+    assert_eq!(packed["root"], theirs[0]["cid"], "wharf car DIR");
+    let checked = run_node(&[format!("car {}", car.display())]);
+    assert_eq!(checked[0]["verified"], true, "{}", checked[0]);
+    assert_eq!(checked[0]["roots"][0], theirs[0]["cid"]);
+    assert_eq!(checked[0]["blocks"], packed["blocks"]);
+
+    // With --hidden the hidden file counts, and the root changes.
+    let with_hidden = wharf_json(&["cid", "--json", "--hidden", top_arg]);
+    assert_ne!(with_hidden[0]["cid"], ours[0]["cid"]);
+
+    // stdin: the same CID as the file it came from.
+    let file = top.join("sub/b.bin");
+    let mut child = Command::new(wharf_bin())
+        .args(["cid", "--json", "-"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let from_stdin: Value = serde_json::from_str(&out).unwrap();
+    let from_file = wharf_json(&["cid", "--json", file.to_str().unwrap()]);
+    assert_eq!(from_stdin[0]["cid"], from_file[0]["cid"]);
+}

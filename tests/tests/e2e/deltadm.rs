@@ -536,10 +536,76 @@ async fn the_command_line_drives_the_api() {
     )
     .await;
     assert!(ok, "{err}");
+    // A modification changes only what it names; the dataset may be given by name.
+    let (ok, _, err) = wharf(
+        &[
+            "rp",
+            "modify",
+            "--spid",
+            "f01234",
+            "--dataset",
+            "cli-set",
+            "--indexed",
+        ],
+        Some(KEY),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = wharf(
+        &["rp", "modify", "--spid", "f01234", "--dataset", &id],
+        Some(KEY),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = wharf(&["rp", "list"], Some(KEY)).await;
+    assert!(ok);
+    let profiles: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            profiles[0]["unsealed"].clone(),
+            profiles[0]["indexed"].clone()
+        ),
+        (json!(true), json!(true)),
+        "unsealed kept, indexed set: {profiles}"
+    );
+    // An import with refused rows says which and why, and fails; CSV is recognised as such.
+    let (p2, c2) = piece(9_001);
+    std::fs::write(
+        &csv,
+        format!("commP,payloadCid,size,paddedSize\n{p2},{c2},1000,1024\nnot-a-piece,{c2},1,128\n{p},{c},1000,1024\n"),
+    )
+    .unwrap();
+    let (ok, out, err) = wharf(
+        &[
+            "content",
+            "import",
+            "--dataset",
+            "cli-set",
+            csv.to_str().unwrap(),
+        ],
+        Some(KEY),
+    )
+    .await;
+    assert!(!ok, "refused rows fail the command: {out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["success"],
+        json!([p2])
+    );
+    assert!(err.contains("fail not-a-piece: "), "{err}");
+    assert!(
+        err.contains(&format!("fail {p}: already in a dataset")),
+        "{err}"
+    );
+    assert!(err.contains("2 row(s) refused, 1 imported"), "{err}");
+    let (ok, _, err) = wharf(&["content", "list", "--dataset", "no-such-set"], Some(KEY)).await;
+    assert!(
+        !ok && err.contains("no dataset is named \"no-such-set\""),
+        "{err}"
+    );
     let (ok, out, _) = wharf(&["dataset", "list"], Some(KEY)).await;
     assert!(ok);
     let list: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(list[0]["count_total"], 1);
+    assert_eq!(list[0]["count_total"], 2);
     assert_eq!(list[0]["replication_profiles"][0]["unsealed"], true);
     let (ok, out, _) = wharf(&["provider", "list"], Some(KEY)).await;
     assert!(ok);

@@ -598,6 +598,9 @@ const CLI_REQUESTS: &[CliRequest] = &[
             "--dataset",
             "1",
             "--indexed",
+            // Upstream sends `false` for a flag not given; wharf's modify leaves it as it is
+            // (asking the server first), so both are named here to compare one request.
+            "--unsealed=false",
         ],
     },
     CliRequest {

@@ -14,6 +14,7 @@ mod hosting;
 mod legacy_clients;
 mod microservices;
 mod openapi;
+mod operable;
 mod provider;
 mod quotes;
 mod replications;

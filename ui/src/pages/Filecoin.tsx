@@ -75,6 +75,14 @@ const ImportContents = graphql(`
   }
 `);
 
+const CreateReplications = graphql(`
+  mutation CreateReplications($provider: String!, $datasetId: Int, $numDeals: Int!) {
+    createReplications(provider: $provider, datasetId: $datasetId, numDeals: $numDeals) {
+      id
+    }
+  }
+`);
+
 type Content = { commP: string; payloadCid: string; size: number; paddedSize: number; contentLocation?: string };
 
 /** Reads delta-dm's import files: a JSON array, or CSV with a header row. */
@@ -291,6 +299,7 @@ function Overview() {
             )}
           </Section>
           <Section title="Replications">
+            {d.providers.length > 0 && <MakeDeals providers={d.providers} datasets={d.datasets} onDone={replications.reload} />}
             <form class="inline" onSubmit={(e) => e.preventDefault()}>
               <label>
                 Status
@@ -348,5 +357,84 @@ function Overview() {
         </>
       )}
     </Load>
+  );
+}
+
+/** Asks for deals: pieces of a dataset (or any the provider's profiles allow) replicated to a
+ * provider; the worker hands them to the deal engine and the table follows them live. */
+function MakeDeals({
+  providers,
+  datasets,
+  onDone,
+}: {
+  providers: { actorId: string }[];
+  datasets: { id: number; name: string }[];
+  onDone: () => void;
+}) {
+  const [provider, setProvider] = useState(providers[0]?.actorId ?? "");
+  const [dataset, setDataset] = useState("");
+  const [count, setCount] = useState(1);
+  const [made, setMade] = useState<string | null>(null);
+  const action = useAction();
+  const submit = () =>
+    action.run(async () => {
+      const { createReplications } = await request(
+        CreateReplications,
+        { provider, datasetId: dataset ? Number(dataset) : null, numDeals: count },
+        "operator",
+      );
+      setMade(
+        createReplications.length === 0
+          ? "No piece is eligible for this provider."
+          : `${createReplications.length} deal${createReplications.length === 1 ? "" : "s"} requested.`,
+      );
+      onDone();
+    });
+  return (
+    <form
+      class="inline"
+      aria-label="Make deals"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      <label>
+        Replicate to
+        <select value={provider} onChange={(e) => setProvider(e.currentTarget.value)}>
+          {providers.map((p) => (
+            <option key={p.actorId} value={p.actorId}>
+              {p.actorId}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        from
+        <select value={dataset} onChange={(e) => setDataset(e.currentTarget.value)}>
+          <option value="">any dataset</option>
+          {datasets.map((ds) => (
+            <option key={ds.id} value={ds.id}>
+              {ds.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Deals
+        <input
+          type="number"
+          min={1}
+          max={100}
+          value={count}
+          onInput={(e) => setCount(Math.max(1, Math.min(100, Number(e.currentTarget.value) || 1)))}
+        />
+      </label>
+      <button type="submit" disabled={action.pending || !provider}>
+        Make deals
+      </button>
+      {made && <p role="status">{made}</p>}
+      <ErrorNote error={action.error} />
+    </form>
   );
 }

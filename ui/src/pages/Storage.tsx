@@ -237,7 +237,7 @@ function QuoteForm({
   storages,
   onDone,
 }: {
-  storages: { type: string; payment: { chainId: string; acceptedTokens: { title: string; value: string }[] }[] }[];
+  storages: { type: string; payment: { chainId: number; acceptedTokens: { title: string; value: string }[] }[] }[];
   onDone: () => void;
 }) {
   const [storage, setStorage] = useState(storages[0]?.type ?? "");
@@ -251,6 +251,7 @@ function QuoteForm({
   const [status, setStatus] = useState<number | null>(null);
   const tokens = useLoad(async () => (await request(MyTokens)).accessTokens, []);
   const [credit, setCredit] = useState("");
+  const [approval, setApproval] = useState<string | null>(null);
   const action = useAction();
 
   useEffect(() => {
@@ -271,7 +272,7 @@ function QuoteForm({
         input: {
           storage,
           duration: days * 86400,
-          chainId: free ? 0 : Number(picked?.chainId ?? 0),
+          chainId: free ? 0 : (picked?.chainId ?? 0),
           tokenAddress: free ? "0x0000000000000000000000000000000000000000" : (picked?.token.value ?? ""),
           fileLengths: files.map((f) => f.size),
         },
@@ -286,7 +287,15 @@ function QuoteForm({
       const wallet = (window as unknown as { ethereum?: { request: (a: unknown) => Promise<unknown> } }).ethereum;
       if (!wallet || !quote) throw new ApiError("approving needs a browser wallet", "NO_WALLET");
       const [from] = (await wallet.request({ method: "eth_requestAccounts" })) as Hex[];
-      await wallet.request({
+      // The approval must land on the quote's chain.
+      const current = Number(await wallet.request({ method: "eth_chainId" }));
+      if (current !== quote.chainId) {
+        await wallet.request({
+          method: "wallet_switchEthereumChain",
+          params: [{ chainId: `0x${quote.chainId.toString(16)}` }],
+        });
+      }
+      const tx = await wallet.request({
         method: "eth_sendTransaction",
         params: [
           {
@@ -300,6 +309,7 @@ function QuoteForm({
           },
         ],
       });
+      setApproval(`Approved in transaction ${String(tx)}; now upload.`);
     });
   const payWithCredits = () =>
     action.run(async () => {
@@ -360,8 +370,16 @@ function QuoteForm({
       {quote && (
         <div class="card" aria-live="polite">
           <p>
-            Quote <span class="mono">{quote.id}</span>: {bytes(quote.totalBytes)}, {quote.tokenAmount} of{" "}
-            <span class="mono">{quote.tokenAddress}</span>. Status:{" "}
+            Quote <span class="mono">{quote.id}</span>: {bytes(quote.totalBytes)}
+            {quote.tokenAmount === "0" ? (
+              ", free"
+            ) : (
+              <>
+                , {quote.tokenAmount} smallest units of {picked?.token.title ?? "the token"} (
+                <span class="mono">{quote.tokenAddress}</span>)
+              </>
+            )}
+            . Status:{" "}
             <strong data-testid="quote-status">{status === null ? "…" : quoteStatus(status)}</strong>
           </p>
           {quote.tokenAmount !== "0" && (
@@ -384,6 +402,11 @@ function QuoteForm({
                 Pay with credits
               </button>
             </div>
+          )}
+          {approval && (
+            <p role="status" class="mono" data-testid="approval">
+              {approval}
+            </p>
           )}
           <button type="button" onClick={send} disabled={action.pending || status !== 1}>
             Upload
