@@ -152,3 +152,76 @@ async fn an_unreachable_database_or_a_bad_listen_value_is_one_clear_line() {
     assert!(out.contains("listen        127.0.0.1:0"), "{out}");
     assert!(out.contains("WHARF_ADMIN_API_KEY NOT SET"), "{out}");
 }
+
+/// The image's entrypoint with the image's environment (the Dockerfile's `ENV` lines), run
+/// outside Docker: `wharf check` passes and warns that the SIWE domain falls back to the
+/// wildcard listen address; `wharf health` fails while nothing answers. (The data directory
+/// is a temporary one instead of the image's `/data`.)
+#[tokio::test]
+async fn the_image_environment_starts_and_says_what_browsers_need() {
+    let dockerfile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Dockerfile"))
+            .unwrap();
+    // `ENV A=1 \ B=2` (one instruction over continued lines).
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let mut in_env = false;
+    for line in dockerfile.lines() {
+        let line = line.trim();
+        let rest = if let Some(rest) = line.strip_prefix("ENV ") {
+            in_env = true;
+            rest
+        } else if in_env {
+            line
+        } else {
+            continue;
+        };
+        in_env = rest.ends_with('\\');
+        for pair in rest.trim_end_matches('\\').split_whitespace() {
+            if let Some((k, v)) = pair.split_once('=') {
+                vars.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    let listen = vars.iter().find(|(k, _)| k == "WHARF_LISTEN").cloned();
+    assert_eq!(
+        listen,
+        Some(("WHARF_LISTEN".into(), "0.0.0.0:8080".into())),
+        "{vars:?}"
+    );
+    assert!(vars.iter().any(|(k, _)| k == "WHARF_WORKER_LISTEN"), "{vars:?}");
+    assert!(dockerfile.contains("USER wharf"), "the image runs unprivileged");
+    assert!(dockerfile.contains("HEALTHCHECK"), "the image has a health check");
+
+    let cwd = tempfile::tempdir().unwrap();
+    vars.retain(|(k, _)| k != "WHARF_DATA_DIR");
+    vars.push(("WHARF_DATA_DIR".into(), cwd.path().display().to_string()));
+    let (code, out) = wharf(&["check"], &vars, cwd.path()).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("siwe domain   0.0.0.0:8080"),
+        "the summary shows the domain: {out}"
+    );
+    assert!(out.contains("set WHARF_AUTH__SIWE_DOMAIN"), "{out}");
+
+    // Nothing listens on these loopback ports: not healthy.
+    vars.retain(|(k, _)| k != "WHARF_LISTEN" && k != "WHARF_WORKER_LISTEN");
+    vars.push(("WHARF_LISTEN".into(), "127.0.0.1:1".into()));
+    vars.push(("WHARF_WORKER_LISTEN".into(), "127.0.0.1:1".into()));
+    let (code, out) = wharf(&["health"], &vars, cwd.path()).await;
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("not ready"), "{out}");
+
+    // Compose refuses to start without the secrets and mounts a wharf.toml.
+    let compose =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker-compose.yml"))
+            .unwrap();
+    assert!(compose.contains("${WHARF_ADMIN_API_KEY:?"), "{compose}");
+    assert!(compose.contains("${WHARF_WEBCORE_SECRET:?"), "{compose}");
+    assert!(!compose.contains("change-me"), "{compose}");
+    assert!(compose.contains("WHARF_CONFIG: /etc/wharf/wharf.toml"), "{compose}");
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docker/wharf.toml")
+            .is_file()
+    );
+}
