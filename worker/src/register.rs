@@ -88,7 +88,7 @@ macro_rules! register_job {
                 .backend($backend)
                 .concurrency(concurrency)
                 .retry($crate::register::retry_policy(retries))
-                .enable_tracing()
+                .layer($crate::register::task_spans())
                 .data(services.clone())
                 // Inside the lifecycle, so that a panicking job ends as Killed instead of
                 // being left Running (the builder's own catch_panic wraps outside it).
@@ -121,10 +121,17 @@ pub fn cron(
     Ok(monitor.register(move |_| {
         WorkerBuilder::new(name.clone())
             .backend(apalis_cron::CronScheduler::new(schedule.clone()))
-            .enable_tracing()
+            .layer(task_spans())
             .data(services.clone())
             .build(tick)
     }))
+}
+
+/// Each job runs in an info-level `task` span with its `task_id` and `attempt`, so every line
+/// it logs names the job (apalis' own span is at debug level, which the default filter drops).
+pub fn task_spans() -> apalis::layers::tracing::TraceLayer {
+    use apalis::layers::tracing::{DefaultMakeSpan, TraceLayer};
+    TraceLayer::new().make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
 }
 
 /// Runs a job body and records its outcome and duration per queue.

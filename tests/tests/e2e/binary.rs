@@ -135,7 +135,10 @@ async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(count_sessions(&db).await, 1, "serve did the job itself");
 
-    let worker = WharfProcess::start(&["worker"], &vars, env.data_dir.path()).await;
+    // The worker logs JSON: its job's lines name the job.
+    let mut worker_vars = vars.clone();
+    worker_vars.push(("WHARF_LOG_FORMAT".into(), "json".into()));
+    let worker = WharfProcess::start(&["worker"], &worker_vars, env.data_dir.path()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while count_sessions(&db).await != 0 {
         assert!(
@@ -166,6 +169,23 @@ async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
     assert!(
         metrics.contains("wharf_job_duration_seconds_bucket{"),
         "latencies are histograms: {metrics}"
+    );
+    let lines = worker.output.lock().unwrap().clone();
+    let done = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["fields"]["message"] == "housekeeping done")
+        .unwrap_or_else(|| panic!("no JSON line for the job: {lines:?}"));
+    let task = done["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|s| s["name"] == "task"))
+        .unwrap_or_else(|| panic!("the job's line is in no task span: {done}"));
+    assert!(task["task_id"].is_string(), "{done}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "JSON only: {lines:?}"
     );
     assert!(worker.terminate().await.success());
     assert!(server.terminate().await.success());

@@ -168,7 +168,6 @@ async fn the_image_environment_starts_and_says_what_browsers_need() {
     for line in dockerfile.lines() {
         let line = line.trim();
         let rest = if let Some(rest) = line.strip_prefix("ENV ") {
-            in_env = true;
             rest
         } else if in_env {
             line
@@ -188,9 +187,18 @@ async fn the_image_environment_starts_and_says_what_browsers_need() {
         Some(("WHARF_LISTEN".into(), "0.0.0.0:8080".into())),
         "{vars:?}"
     );
-    assert!(vars.iter().any(|(k, _)| k == "WHARF_WORKER_LISTEN"), "{vars:?}");
-    assert!(dockerfile.contains("USER wharf"), "the image runs unprivileged");
-    assert!(dockerfile.contains("HEALTHCHECK"), "the image has a health check");
+    assert!(
+        vars.iter().any(|(k, _)| k == "WHARF_WORKER_LISTEN"),
+        "{vars:?}"
+    );
+    assert!(
+        dockerfile.contains("USER wharf"),
+        "the image runs unprivileged"
+    );
+    assert!(
+        dockerfile.contains("HEALTHCHECK"),
+        "the image has a health check"
+    );
 
     let cwd = tempfile::tempdir().unwrap();
     vars.retain(|(k, _)| k != "WHARF_DATA_DIR");
@@ -212,13 +220,17 @@ async fn the_image_environment_starts_and_says_what_browsers_need() {
     assert!(out.contains("not ready"), "{out}");
 
     // Compose refuses to start without the secrets and mounts a wharf.toml.
-    let compose =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker-compose.yml"))
-            .unwrap();
+    let compose = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker-compose.yml"),
+    )
+    .unwrap();
     assert!(compose.contains("${WHARF_ADMIN_API_KEY:?"), "{compose}");
     assert!(compose.contains("${WHARF_WEBCORE_SECRET:?"), "{compose}");
     assert!(!compose.contains("change-me"), "{compose}");
-    assert!(compose.contains("WHARF_CONFIG: /etc/wharf/wharf.toml"), "{compose}");
+    assert!(
+        compose.contains("WHARF_CONFIG: /etc/wharf/wharf.toml"),
+        "{compose}"
+    );
     assert!(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../docker/wharf.toml")
