@@ -13,23 +13,81 @@ pub enum DbError {
 }
 
 /// Connects to SQLite (WAL, generous busy timeout so that concurrent writers queue instead of
-/// failing) or PostgreSQL.
+/// failing) or PostgreSQL. On a SQLite file it also opens the one connection every write
+/// transaction of this process takes (see [`writer_for`]).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
+    let db = open(url, None).await?;
+    if db.get_database_backend() == DbBackend::Sqlite
+        && let Some(path) = sqlite_file(&db)
+    {
+        let writer = open(url, Some(1)).await?;
+        if let Ok(mut writers) = WRITERS.lock() {
+            writers.insert(path, writer);
+        }
+    }
+    Ok(db)
+}
+
+/// SQLite takes one writer at a time. Writers on separate connections that meet the lock sleep
+/// in SQLite's busy handler (1, 2, 5 … 100 ms steps), which is what made write latency spiky
+/// under load; queued instead for this one connection in-process (a fair FIFO), each starts
+/// the moment the previous one commits. By database file, as a process may open several.
+static WRITERS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, DatabaseConnection>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The connection write transactions on `db` go through: on a SQLite file, the single writer
+/// connection of that file; otherwise `db` itself (PostgreSQL has row locks).
+pub fn writer_for(db: &DatabaseConnection) -> DatabaseConnection {
+    if db.get_database_backend() == DbBackend::Sqlite
+        && let Some(path) = sqlite_file(db)
+        && let Ok(writers) = WRITERS.lock()
+        && let Some(writer) = writers.get(&path)
+    {
+        return writer.clone();
+    }
+    db.clone()
+}
+
+/// Counts the statements of `db`'s writer connection too (see `Services::db_statements`).
+pub fn count_writer_statements(
+    db: &DatabaseConnection,
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    let Some(path) = sqlite_file(db) else {
+        return;
+    };
+    if let Ok(mut writers) = WRITERS.lock()
+        && let Some(writer) = writers.get_mut(&path)
+    {
+        writer.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+}
+
+/// A pool on `url`; `max` connections (default: 8 on SQLite, 32 on PostgreSQL).
+async fn open(url: &str, max: Option<u32>) -> Result<DatabaseConnection, DbError> {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
-        options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true)
-                .create_if_missing(true)
-        });
+        options
+            .max_connections(max.unwrap_or(8))
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
     } else {
-        options.max_connections(32);
+        options.max_connections(max.unwrap_or(32));
     }
     match sqlite_path_of_url(url) {
         // Switching a new file to WAL needs the database to itself: processes opening one

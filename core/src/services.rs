@@ -83,6 +83,7 @@ impl Services {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
+        db::count_writer_statements(&db, db_statements.clone());
         db::migrate_up(&db).await?;
         let blobs = Blobs::local(&config.blob_dir())?;
         let queue = Arc::new(JobQueue::connect(&config).await?);

@@ -15,18 +15,22 @@ pub fn statement<C: ConnectionTrait>(
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock up front
-/// (`BEGIN IMMEDIATE`): a deferred transaction that reads before writing cannot wait for a
-/// concurrent writer and fails at once with "database is locked".
+/// Begins a transaction that will write. On SQLite it runs on the process's single writer
+/// connection (`db::writer_for`: writers queue in-process instead of in SQLite's busy handler)
+/// and takes the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
+/// before writing cannot wait for a concurrent writer and fails at once with "database is
+/// locked".
 pub async fn begin_write(
     db: &sea_orm::DatabaseConnection,
 ) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+    let writer = crate::db::writer_for(db);
+    writer
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
 }
 
 /// Ends a write transaction with the outcome of the work done in it: commits when `result` is

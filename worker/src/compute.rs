@@ -10,17 +10,24 @@ use apalis_cron::Tick;
 use futures::future::BoxFuture;
 use wharf_core::{compute::run::RunOutcome, jobs::RunCompute, services::Services};
 
-use crate::register::{Handler, cron, observed};
+use crate::register::{Handler, Run, cron, observed};
 
 /// How long a job waits for room in a full environment before it asks again.
 const FULL_RETRY: Duration = Duration::from_secs(2);
 
 pub fn handler() -> Handler<RunCompute> {
-    |job, services, _attempt| Box::pin(run(job, services))
+    |job, services, attempt| {
+        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        Box::pin(run(job, services, attempt))
+    }
 }
 
-async fn run(job: RunCompute, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
-    observed(RunCompute::QUEUE, async move {
+async fn run(
+    job: RunCompute,
+    services: Data<Arc<Services>>,
+    attempt: Run,
+) -> Result<(), BoxDynError> {
+    observed(RunCompute::QUEUE, Some(attempt), async move {
         match services.compute.run(&job.job_id).await? {
             RunOutcome::Full => {
                 services
@@ -37,7 +44,7 @@ async fn run(job: RunCompute, services: Data<Arc<Services>>) -> Result<(), BoxDy
 
 fn tick(_tick: Tick, services: Data<Arc<Services>>) -> BoxFuture<'static, Result<(), BoxDynError>> {
     Box::pin(async move {
-        observed("follow-compute", async {
+        observed("follow-compute", None, async {
             let report = services.compute.follow_jobs().await?;
             if report != Default::default() {
                 tracing::info!(

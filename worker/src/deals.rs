@@ -14,7 +14,7 @@ use wharf_core::{
     time::now_ms,
 };
 
-use crate::register::{Handler, cron, observed};
+use crate::register::{Handler, Run, cron, observed};
 
 /// Deals submitted to the engine in one request.
 const SUBMIT_BATCH: usize = 100;
@@ -22,11 +22,18 @@ const SUBMIT_BATCH: usize = 100;
 const POLL_BATCH: u64 = 500;
 
 pub fn handler() -> Handler<MakeDeals> {
-    |job, services, _attempt| Box::pin(make_deals(job, services))
+    |job, services, attempt| {
+        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        Box::pin(make_deals(job, services, attempt))
+    }
 }
 
-async fn make_deals(job: MakeDeals, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
-    observed(MakeDeals::QUEUE, async move {
+async fn make_deals(
+    job: MakeDeals,
+    services: Data<Arc<Services>>,
+    attempt: Run,
+) -> Result<(), BoxDynError> {
+    observed(MakeDeals::QUEUE, Some(attempt), async move {
         let Some(engine) = services.deal_engine.clone() else {
             return Err(AbortError::new("no deal engine is configured").into());
         };
@@ -95,7 +102,7 @@ pub async fn poll_deals(services: &Services) -> Result<(), BoxDynError> {
 }
 
 fn tick(_tick: Tick, services: Data<Arc<Services>>) -> BoxFuture<'static, Result<(), BoxDynError>> {
-    Box::pin(async move { observed("poll-deals", poll_deals(&services)).await })
+    Box::pin(async move { observed("poll-deals", None, poll_deals(&services)).await })
 }
 
 pub fn register_cron(monitor: Monitor, services: Arc<Services>) -> anyhow::Result<Monitor> {

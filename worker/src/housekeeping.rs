@@ -10,14 +10,22 @@ use apalis_cron::Tick;
 use futures::future::BoxFuture;
 use wharf_core::{auth::siwe, jobs::Housekeeping, services::Services, time::now_ms};
 
-use crate::register::{Handler, cron, observed};
+use crate::register::{Handler, Run, cron, observed};
 
 pub fn handler() -> Handler<Housekeeping> {
-    |job, services, _attempt| Box::pin(run(job, services))
+    |job, services, attempt| {
+        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        Box::pin(run(job, services, Some(attempt)))
+    }
 }
 
-async fn run(job: Housekeeping, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
-    observed(Housekeeping::QUEUE, async move {
+/// A queued run (`attempt`) or a cron tick (none).
+async fn run(
+    job: Housekeeping,
+    services: Data<Arc<Services>>,
+    attempt: Option<Run>,
+) -> Result<(), BoxDynError> {
+    observed(Housekeeping::QUEUE, attempt, async move {
         let purged = siwe::purge_expired(&services.db, now_ms()).await?;
         let refunded = services.quotes.refund_expired_credits().await?;
         wharf_core::sweep::reconcile(&services).await?;
@@ -39,6 +47,7 @@ fn tick(_tick: Tick, services: Data<Arc<Services>>) -> BoxFuture<'static, Result
             requested_at: now_ms(),
         },
         services,
+        None,
     ))
 }
 

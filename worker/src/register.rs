@@ -134,8 +134,33 @@ pub fn task_spans() -> apalis::layers::tracing::TraceLayer {
     TraceLayer::new().make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
 }
 
-/// Runs a job body and records its outcome and duration per queue.
-pub async fn observed<F>(queue: &'static str, body: F) -> Result<(), BoxDynError>
+/// Which run of a queued job this is, so that a failure of the last one reads as the job
+/// giving up.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    attempt: usize,
+    retries: usize,
+}
+
+impl Run {
+    /// apalis counts runs from 1 (it increments the attempt as a run starts) and retries a
+    /// failed run while `retries >= attempt`.
+    pub fn new(attempt: &Attempt, retries: usize) -> Self {
+        Run {
+            attempt: attempt.current(),
+            retries,
+        }
+    }
+
+    fn is_last(&self) -> bool {
+        self.attempt > self.retries
+    }
+}
+
+/// Runs a job body (`run`: which run of a queued job; none for a cron tick) and records its
+/// outcome and duration per queue. A failure is logged with why, and whether the job will run
+/// again or gave up.
+pub async fn observed<F>(queue: &'static str, run: Option<Run>, body: F) -> Result<(), BoxDynError>
 where
     F: Future<Output = Result<(), BoxDynError>>,
 {
@@ -147,10 +172,108 @@ where
         Err(_) => "failed",
     };
     if let Err(e) = &result {
-        tracing::warn!(queue, outcome, error = %e, "job did not succeed");
+        let attempt = run.map(|r| r.attempt);
+        match run {
+            None => {
+                tracing::warn!(queue, error = %e, "scheduled run failed; the next tick runs again")
+            }
+            Some(r) if outcome == "aborted" || r.is_last() => tracing::error!(
+                queue,
+                outcome,
+                attempt,
+                error = %e,
+                "job gave up"
+            ),
+            Some(_) => tracing::warn!(queue, attempt, error = %e, "job failed; it will be retried"),
+        }
     }
     metrics::counter!("wharf_jobs_total", "queue" => queue, "outcome" => outcome).increment(1);
     metrics::histogram!("wharf_job_duration_seconds", "queue" => queue)
         .record(started.elapsed().as_secs_f64());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Log lines written while `work` runs.
+    async fn logged(work: impl Future<Output = ()>) -> String {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        work.await;
+        String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    }
+
+    async fn failing() -> Result<(), BoxDynError> {
+        Err("the chain did not answer".into())
+    }
+
+    #[tokio::test]
+    async fn the_last_failed_attempt_is_logged_as_giving_up_with_why() {
+        let retries = 5;
+        let out = logged(async {
+            let _ = observed(
+                "uploads",
+                Some(Run {
+                    attempt: 3,
+                    retries,
+                }),
+                failing(),
+            )
+            .await;
+        })
+        .await;
+        assert!(out.contains("job failed; it will be retried"), "{out}");
+        assert!(!out.contains("gave up"), "{out}");
+        let out = logged(async {
+            let _ = observed(
+                "uploads",
+                Some(Run {
+                    attempt: 6,
+                    retries,
+                }),
+                failing(),
+            )
+            .await;
+        })
+        .await;
+        assert!(out.contains("ERROR"), "{out}");
+        assert!(out.contains("job gave up"), "{out}");
+        assert!(out.contains("the chain did not answer"), "{out}");
+        assert!(out.contains("attempt=6"), "{out}");
+        // An abort gives up at once.
+        let out = logged(async {
+            let abort: BoxDynError = Box::new(AbortError::new("bad input".to_string()));
+            let _ = observed(
+                "uploads",
+                Some(Run {
+                    attempt: 1,
+                    retries,
+                }),
+                async { Err(abort) },
+            )
+            .await;
+        })
+        .await;
+        assert!(out.contains("job gave up"), "{out}");
+    }
 }

@@ -14,14 +14,21 @@ use wharf_core::{
     },
 };
 
-use crate::register::{Handler, observed};
+use crate::register::{Handler, Run, observed};
 
 pub fn handler() -> Handler<ProcessUpload> {
-    |job, services, _attempt| Box::pin(run(job, services))
+    |job, services, attempt| {
+        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        Box::pin(run(job, services, attempt))
+    }
 }
 
-async fn run(job: ProcessUpload, services: Data<Arc<Services>>) -> Result<(), BoxDynError> {
-    observed(ProcessUpload::QUEUE, async move {
+async fn run(
+    job: ProcessUpload,
+    services: Data<Arc<Services>>,
+    attempt: Run,
+) -> Result<(), BoxDynError> {
+    observed(ProcessUpload::QUEUE, Some(attempt), async move {
         let quote = match services.quotes.get(&job.quote_id).await {
             Ok(q) => q,
             Err(QuoteError::NotFound) => {
