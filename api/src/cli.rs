@@ -252,8 +252,17 @@ async fn preflight(config: &Config, strict: bool) -> anyhow::Result<startup::Rep
     eprint!(
         "wharf {}\n{}",
         env!("CARGO_PKG_VERSION"),
-        startup::summary(config, &config.listen.to_string(), &report)
+        startup::summary(config, &report)
     );
+    // Users of uploader.js give it this address to approve (README: "With uploader.js"). A
+    // chain offering tokens without a treasury is a fatal finding below.
+    for (chain, treasury) in &report.treasuries {
+        tracing::info!(
+            chain,
+            treasury = %treasury.to_checksum(None),
+            "payments on this chain go to its treasury"
+        );
+    }
     for finding in &report.findings {
         match finding.severity {
             startup::Severity::Fatal => tracing::error!("{}", finding.message),
@@ -340,20 +349,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None
     };
     let app = crate::server::router(services.clone());
-    // Users of uploader.js give it this address to approve (README: "With uploader.js").
-    for chain in &services.config.chains {
-        match services.quotes.treasury(chain.chain_id) {
-            Some(treasury) => tracing::info!(
-                chain = chain.chain_id,
-                treasury = %treasury.to_checksum(None),
-                "payments on this chain go to its treasury"
-            ),
-            None => tracing::warn!(
-                chain = chain.chain_id,
-                "no treasury key for this chain: its tokens cannot pay for quotes"
-            ),
-        }
-    }
     tracing::info!(
         address = %local,
         workers_in_process = workers,

@@ -604,17 +604,19 @@ pub async fn run(connection: Connection, mut command: DdmCommand) -> anyhow::Res
         indexed.get_or_insert(current["indexed"].as_bool().unwrap_or_default());
         unsealed.get_or_insert(current["unsealed"].as_bool().unwrap_or_default());
     }
-    // The rows of an import as wharf reads them, to say why the server refused any.
-    let import = match &command {
+    let import_format = match &command {
         DdmCommand::Content(ContentCommand::Import {
-            file,
-            csv,
-            singularity,
-            ..
-        }) => Some(local_rows(&read(file)?, *csv, *singularity)),
+            csv, singularity, ..
+        }) => Some((*csv, *singularity)),
         _ => None,
     };
     let (method, path, body) = plan(command, &ids)?;
+    // The rows of an import as wharf reads them (from the body about to be sent), to say why
+    // the server refused any.
+    let import = match (import_format, &body) {
+        (Some((csv, singularity)), Body::Raw(bytes)) => Some(local_rows(bytes, csv, singularity)),
+        _ => None,
+    };
     let answer = api.send(method, &path, body).await?;
     if !answer.status.is_success() {
         anyhow::bail!("{}: {}", answer.status, answer.pretty());

@@ -17,9 +17,7 @@ pub enum DbError {
 /// transaction of this process takes (see [`writer_for`]).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     let db = open(url, None).await?;
-    if db.get_database_backend() == DbBackend::Sqlite
-        && let Some(path) = sqlite_file(&db)
-    {
+    if let Some(path) = writer_key(&db) {
         let writer = open(url, Some(1)).await?;
         if let Ok(mut writers) = WRITERS.lock() {
             writers.insert(path, writer);
@@ -39,8 +37,7 @@ static WRITERS: std::sync::LazyLock<
 /// The connection write transactions on `db` go through: on a SQLite file, the single writer
 /// connection of that file; otherwise `db` itself (PostgreSQL has row locks).
 pub fn writer_for(db: &DatabaseConnection) -> DatabaseConnection {
-    if db.get_database_backend() == DbBackend::Sqlite
-        && let Some(path) = sqlite_file(db)
+    if let Some(path) = writer_key(db)
         && let Ok(writers) = WRITERS.lock()
         && let Some(writer) = writers.get(&path)
     {
@@ -54,19 +51,21 @@ pub fn count_writer_statements(
     db: &DatabaseConnection,
     counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return;
-    }
-    let Some(path) = sqlite_file(db) else {
-        return;
-    };
-    if let Ok(mut writers) = WRITERS.lock()
+    if let Some(path) = writer_key(db)
+        && let Ok(mut writers) = WRITERS.lock()
         && let Some(writer) = writers.get_mut(&path)
     {
         writer.set_metric_callback(move |_| {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
     }
+}
+
+/// The file that names `db`'s writer in `WRITERS`: a SQLite database not in memory.
+fn writer_key(db: &DatabaseConnection) -> Option<String> {
+    (db.get_database_backend() == DbBackend::Sqlite)
+        .then(|| sqlite_file(db))
+        .flatten()
 }
 
 /// A pool on `url`; `max` connections (default: 8 on SQLite, 32 on PostgreSQL).

@@ -192,9 +192,9 @@ fn redacted(url: &str) -> String {
 }
 
 /// The one-screen summary printed at start-up and by `wharf check`.
-pub fn summary(config: &Config, listen: &str, report: &Report) -> String {
+pub fn summary(config: &Config, report: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "  listen        {listen}");
+    let _ = writeln!(out, "  listen        {}", config.listen);
     let database = match &config.database_url {
         Some(url) => redacted(url),
         None => format!("SQLite in {}", config.data_dir.join("wharf.db").display()),

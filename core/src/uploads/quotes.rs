@@ -165,10 +165,6 @@ impl QuoteService {
         self.feed.publish(crate::feed::Topic::Quote, quote_id).await;
     }
 
-    pub fn treasury(&self, chain_id: u64) -> Option<Address> {
-        self.built_in.treasuries.get(&chain_id).copied()
-    }
-
     fn backend_of_offer(&self, offer: &storages::StorageOffer) -> Arc<dyn StorageBackend> {
         match &offer.microservice_url {
             Some(url) => Arc::new(self.microservice(url)),
