@@ -9,7 +9,7 @@ use axum::{
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use tower_http::{
     cors::{AllowOrigin, Any, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
 use utoipa::OpenApi;
@@ -113,7 +113,21 @@ pub fn router(services: Arc<Services>) -> Router {
                 },
             ),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+}
+
+/// A UUID v4 request id from the thread's RNG: tower-http's `MakeRequestUuid` asks the kernel
+/// (getrandom) on every request, 2.4 % of a balance read's time in the profile.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        HeaderValue::from_str(&id.to_string())
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// No route has this path: 404, marked so that a route's own 404 (an unknown quote, a block

@@ -51,6 +51,16 @@ pub struct ContentStore {
 }
 
 const READ_CHUNK: usize = 1024 * 1024;
+/// Chunks queued between two stages of an import (read, hash, store).
+const PIPELINE_DEPTH: usize = 2;
+
+/// One chunk's output of the hashing stage: its CAR bytes, the blocks they hold, and the
+/// input buffer to reuse.
+struct Hashed {
+    car: Vec<u8>,
+    locations: Vec<BlockLocation>,
+    buf: Vec<u8>,
+}
 /// How often a running import records that it is still making progress.
 const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -202,6 +212,10 @@ impl ContentStore {
         }
     }
 
+    /// Streams `input` through the ingest into the CAR body. Three stages overlap: this task
+    /// reads the next chunk while a blocking thread hashes the previous one and the CAR bytes
+    /// before it go to the blob store (and their blocks to the index), so the read, the
+    /// hashing and the write each use a core instead of taking turns.
     async fn stream_into<R: AsyncRead + Unpin>(
         &self,
         input: &mut R,
@@ -215,51 +229,88 @@ impl ContentStore {
             Piece::Compute => Ingest::new(profile, self.commp_threads),
             Piece::Skip => Ingest::without_commp(profile),
         };
-        let mut buf = vec![0u8; READ_CHUNK];
-        let mut car_out = Vec::with_capacity(READ_CHUNK + 4096);
-        let mut pending: Vec<BlockLocation> = Vec::new();
-        let mut total = 0u64;
-        let mut last_touch = std::time::Instant::now();
-        loop {
-            let n = input.read(&mut buf).await.map_err(ContentError::Read)?;
-            if n == 0 {
-                break;
+        // Chunks in flight between the stages; buffers go round instead of being reallocated.
+        let (to_hash, mut chunks) = tokio::sync::mpsc::channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
+        let (to_store, mut hashed) = tokio::sync::mpsc::channel::<Hashed>(PIPELINE_DEPTH);
+        let (recycle, mut free) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH * 2 + 2);
+        let (recycle_car, mut free_car) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
+        let hasher = tokio::task::spawn_blocking(move || {
+            let mut car = Vec::with_capacity(READ_CHUNK + 4096);
+            while let Some((buf, n)) = chunks.blocking_recv() {
+                ingest.write(&buf[..n], &mut car);
+                let next = free_car
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK + 4096));
+                let out = Hashed {
+                    car: std::mem::replace(&mut car, next),
+                    locations: ingest.take_locations(),
+                    buf,
+                };
+                if to_store.blocking_send(out).is_err() {
+                    return None; // the import was abandoned
+                }
             }
-            total += n as u64;
-            if let Some(limit) = max_bytes
-                && total > limit
-            {
-                return Err(ContentError::TooLarge { limit });
-            }
-            // Hashing is CPU work: keep it off the async worker threads.
-            let (back_ingest, back_buf, back_out) = tokio::task::spawn_blocking(move || {
-                ingest.write(&buf[..n], &mut car_out);
-                (ingest, buf, car_out)
-            })
-            .await
-            .map_err(|e| ContentError::Task(e.to_string()))?;
-            ingest = back_ingest;
-            buf = back_buf;
-            car_out = back_out;
-            writer.wait_for_capacity(2).await?;
-            writer.write(&car_out);
-            car_out.clear();
-            pending.append(&mut ingest.take_locations());
-            if pending.len() >= INDEX_BATCH {
-                self.index(car_id, &mut pending).await?;
-            }
-            if last_touch.elapsed() >= TOUCH_EVERY {
-                self.touch(car_id).await?;
-                last_touch = std::time::Instant::now();
-            }
-        }
-        let (summary, car_out, mut last) = tokio::task::spawn_blocking(move || {
             let mut last = Vec::new();
-            let summary = ingest.finish(&mut car_out, &mut last);
-            (summary, car_out, last)
-        })
-        .await
-        .map_err(|e| ContentError::Task(e.to_string()))?;
+            let summary = ingest.finish(&mut car, &mut last);
+            Some((summary, car, last))
+        });
+        let read = async move {
+            let mut total = 0u64;
+            let mut buffers = 0;
+            loop {
+                let mut buf = match free.try_recv() {
+                    Ok(buf) => buf,
+                    Err(_) if buffers < PIPELINE_DEPTH * 2 + 2 => {
+                        buffers += 1;
+                        vec![0u8; READ_CHUNK]
+                    }
+                    Err(_) => free
+                        .recv()
+                        .await
+                        .ok_or_else(|| ContentError::Task("the store stage ended".into()))?,
+                };
+                let n = input.read(&mut buf).await.map_err(ContentError::Read)?;
+                if n == 0 {
+                    return Ok::<_, ContentError>(());
+                }
+                total += n as u64;
+                if let Some(limit) = max_bytes
+                    && total > limit
+                {
+                    return Err(ContentError::TooLarge { limit });
+                }
+                to_hash
+                    .send((buf, n))
+                    .await
+                    .map_err(|_| ContentError::Task("the hashing stage ended".into()))?;
+            }
+            // `to_hash` drops here: the hasher finishes once it has taken every chunk.
+        };
+        let store = async {
+            let mut pending: Vec<BlockLocation> = Vec::new();
+            let mut last_touch = std::time::Instant::now();
+            while let Some(mut out) = hashed.recv().await {
+                let _ = recycle.try_send(std::mem::take(&mut out.buf));
+                writer.wait_for_capacity(2).await?;
+                writer.write(&out.car);
+                out.car.clear();
+                let _ = recycle_car.try_send(out.car);
+                pending.append(&mut out.locations);
+                if pending.len() >= INDEX_BATCH {
+                    self.index(car_id, &mut pending).await?;
+                }
+                if last_touch.elapsed() >= TOUCH_EVERY {
+                    self.touch(car_id).await?;
+                    last_touch = std::time::Instant::now();
+                }
+            }
+            Ok::<_, ContentError>(pending)
+        };
+        let ((), mut pending) = tokio::try_join!(read, store)?;
+        let (summary, car_out, mut last) = hasher
+            .await
+            .map_err(|e| ContentError::Task(e.to_string()))?
+            .ok_or_else(|| ContentError::Task("the hashing stage ended".into()))?;
         writer.write(&car_out);
         pending.append(&mut last);
         self.index(car_id, &mut pending).await?;

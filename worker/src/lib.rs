@@ -14,6 +14,18 @@ use wharf_core::{
     services::Services,
 };
 
+/// The Monitor every worker registers on. A worker whose backend failed (Redis restarted, a
+/// poll that errored) starts again after a pause (`register_job!`) instead of taking the whole
+/// process down with it.
+pub fn monitor(config: &wharf_core::config::Config) -> Monitor {
+    Monitor::new()
+        .shutdown_timeout(Duration::from_secs(config.jobs.shutdown_timeout_secs))
+        .should_restart(|worker, error| {
+            tracing::warn!(worker = %worker.name(), %error, "worker failed; restarting it");
+            true
+        })
+}
+
 /// Runs every worker until `shutdown` resolves; running jobs then get
 /// `jobs.shutdown_timeout_secs` to finish before they are handed back to the queue.
 pub async fn run(
@@ -21,8 +33,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = services.config.clone();
-    let mut monitor =
-        Monitor::new().shutdown_timeout(Duration::from_secs(config.jobs.shutdown_timeout_secs));
+    let mut monitor = monitor(&config);
 
     let prefix = &config.queue_prefix;
     let queues = &services.queue;
@@ -58,6 +69,9 @@ pub async fn run(
     monitor = compute::register_cron(monitor, services.clone())?;
     monitor = deals::register_cron(monitor, services.clone())?;
 
+    if services.queue.is_redis() {
+        tokio::spawn(promote_due_jobs(services.clone()));
+    }
     tracing::info!(
         backend = if services.queue.is_redis() {
             "redis"
@@ -75,4 +89,27 @@ pub async fn run(
         .await?;
     tracing::info!("workers stopped");
     Ok(())
+}
+
+/// Moves due delayed jobs (retries, waits) to their queues' active lists, a chunk at a time,
+/// every poll interval (see `wharf_core::jobs::Storage::promote_due`). Ends with the process.
+async fn promote_due_jobs(services: Arc<Services>) {
+    let every = Duration::from_millis(services.config.jobs.poll_interval_ms.max(10));
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(every).await;
+        match services.queue.promote_due().await {
+            Ok(_) if failing => {
+                tracing::info!("due jobs are moving again");
+                failing = false;
+            }
+            Ok(_) => {}
+            // Once per outage rather than every interval.
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "cannot move due jobs to their queues; retrying");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+    }
 }

@@ -81,11 +81,15 @@ macro_rules! register_job {
         let concurrency = services.config.jobs.concurrency;
         let retries = services.config.jobs.max_retries;
         $monitor.register(move |restarts| {
-            if restarts > 0 {
-                tracing::warn!(worker = %name, restarts, "restarting worker");
-            }
+            // A restarted worker waits first (1 s, 2 s … 30 s), so that a backend that is down
+            // is not polled in a tight loop.
+            let pause = std::time::Duration::from_secs(restarts.min(30) as u64);
+            let backend = apalis::prelude::BackendExt::before_start($backend, move |_| async move {
+                tokio::time::sleep(pause).await;
+                Ok(())
+            });
             apalis::prelude::WorkerBuilder::new(name.clone())
-                .backend($backend)
+                .backend(backend)
                 .concurrency(concurrency)
                 .retry($crate::register::retry_policy(retries))
                 .layer($crate::register::task_spans())

@@ -8,6 +8,7 @@ mod hosting;
 pub mod http;
 mod operations;
 mod page;
+mod parse_cache;
 mod provider;
 pub mod scalars;
 pub mod subscriptions;
@@ -84,6 +85,7 @@ pub fn build(services: Arc<Services>) -> WharfSchema {
         .limit_recursive_depth(32)
         .limit_directives(8)
         .extension(async_graphql::extensions::Tracing)
+        .extension(parse_cache::ParseCache::default())
         .finish()
 }
 

@@ -76,12 +76,15 @@ pub fn positive_amount(bytes: i128) -> Result<i64, LedgerError> {
 #[derive(Clone)]
 pub struct Ledger {
     db: DatabaseConnection,
+    /// Balances are the hottest read: one row by key, without a driver thread on SQLite.
+    reads: crate::point_reads::PointReads,
     feed: crate::feed::ChangeFeed,
 }
 
 impl Ledger {
     pub fn new(db: DatabaseConnection, feed: crate::feed::ChangeFeed) -> Self {
-        Self { db, feed }
+        let reads = crate::point_reads::PointReads::new(&db);
+        Self { db, reads, feed }
     }
 
     /// Announces a balance change, with the new balance, to subscribers once committed.
@@ -151,18 +154,10 @@ impl Ledger {
 
     /// The balance in bytes; `None` for a token that was never issued.
     pub async fn balance(&self, token: &str) -> Result<Option<i64>, LedgerError> {
-        let row = self
-            .db
-            .query_one_raw(sql::statement(
-                &self.db,
-                "SELECT amount FROM balances WHERE token = $1",
-                [token.into()],
-            ))
-            .await?;
-        match row {
-            Some(row) => Ok(Some(row.try_get::<i64>("", "amount")?)),
-            None => Ok(None),
-        }
+        Ok(self
+            .reads
+            .i64_by_key("SELECT amount FROM balances WHERE token = $1", token)
+            .await?)
     }
 
     /// Adds credit. Returns the new balance.

@@ -14,7 +14,7 @@ use super::{
     microservice::{Microservice, RemoteError},
     status, storages,
 };
-use crate::{auth::address_key, config::Config, sql, time::now_ms};
+use crate::{auth::address_key, config::Config, group_commit::GroupCommit, sql, time::now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QuoteError {
@@ -129,7 +129,15 @@ pub struct QuoteService {
     built_in: Arc<BuiltIn>,
     /// For talking to storage microservices.
     http: reqwest::Client,
+    /// New quotes, stored in batches (see `group_commit`).
+    inserts: GroupCommit<(Quote, Vec<u64>)>,
+    registry: storages::RegistryCache,
 }
+
+/// Quotes stored per transaction at most.
+const QUOTES_PER_BATCH: usize = 64;
+/// Rows per multi-row INSERT, well under either database's limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
 
 impl QuoteService {
     pub fn new(
@@ -147,8 +155,13 @@ impl QuoteService {
                 treasuries,
             }),
             config,
+            inserts: GroupCommit::start(QUOTES_PER_BATCH, {
+                let db = db.clone();
+                Arc::new(move |quotes| Box::pin(insert_quotes(db.clone(), quotes)))
+            }),
             db,
             http: super::microservice::http_client(),
+            registry: storages::RegistryCache::default(),
         }
     }
 
@@ -197,7 +210,7 @@ impl QuoteService {
     }
 
     pub async fn offered(&self) -> Result<Vec<storages::StorageOffer>, DbErr> {
-        storages::offered(&self.config, &self.db).await
+        storages::offered(&self.config, &self.db, &self.registry).await
     }
 
     /// Validates and prices a request, and stores the quote (status 1, waiting for files).
@@ -265,48 +278,10 @@ impl QuoteService {
             forwarded_at: None,
             owner_signature: None,
         };
-        self.insert(&quote, &request.file_lengths).await?;
-        Ok(quote)
-    }
-
-    async fn insert(&self, q: &Quote, lengths: &[u64]) -> Result<(), DbErr> {
-        let txn = sql::begin_write(&self.db).await?;
-        txn_exec(
-            &txn,
-            "INSERT INTO quotes (id, owner, storage, chain_id, token_address, token_amount, approve_address, duration, total_bytes, file_count, status, created_at, expires_at, updated_at, remote_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            vec![
-                q.id.clone().into(),
-                address_key(&q.owner).into(),
-                q.storage.clone().into(),
-                (q.chain_id as i64).into(),
-                address_key(&q.token_address).into(),
-                q.token_amount.to_string().into(),
-                address_key(&q.approve_address).into(),
-                (q.duration_secs as i64).into(),
-                (q.total_bytes as i64).into(),
-                (q.file_count as i32).into(),
-                q.status.into(),
-                q.created_at.into(),
-                q.expires_at.into(),
-                q.created_at.into(),
-                q.remote_url.clone().into(),
-            ],
-        )
-        .await?;
-        for (i, length) in lengths.iter().enumerate() {
-            txn_exec(
-                &txn,
-                "INSERT INTO quote_files (quote_id, idx, length) VALUES ($1, $2, $3)",
-                vec![
-                    q.id.clone().into(),
-                    (i as i32).into(),
-                    (*length as i64).into(),
-                ],
-            )
+        self.inserts
+            .write((quote.clone(), request.file_lengths))
             .await?;
-        }
-        txn.commit().await
+        Ok(quote)
     }
 
     pub async fn get(&self, id: &str) -> Result<Quote, QuoteError> {
@@ -487,6 +462,92 @@ pub struct HistoryFile {
     pub index: usize,
     /// Its CID, once received (the built-in storage).
     pub cid: Option<String>,
+}
+
+/// Stores new quotes and their files in one transaction, with multi-row INSERTs.
+async fn insert_quotes(
+    db: DatabaseConnection,
+    quotes: Vec<(Quote, Vec<u64>)>,
+) -> Result<(), DbErr> {
+    let txn = sql::begin_write(&db).await?;
+    let result = async {
+        for chunk in quotes.chunks(ROWS_PER_STATEMENT / 15) {
+            let mut values = Vec::with_capacity(chunk.len() * 15);
+            for (q, _) in chunk {
+                values.extend([
+                    q.id.clone().into(),
+                    address_key(&q.owner).into(),
+                    q.storage.clone().into(),
+                    (q.chain_id as i64).into(),
+                    address_key(&q.token_address).into(),
+                    q.token_amount.to_string().into(),
+                    address_key(&q.approve_address).into(),
+                    (q.duration_secs as i64).into(),
+                    (q.total_bytes as i64).into(),
+                    (q.file_count as i32).into(),
+                    q.status.into(),
+                    q.created_at.into(),
+                    q.expires_at.into(),
+                    q.created_at.into(),
+                    q.remote_url.clone().into(),
+                ]);
+            }
+            txn_exec(
+                &txn,
+                &format!(
+                    "INSERT INTO quotes (id, owner, storage, chain_id, token_address, token_amount, approve_address, duration, total_bytes, file_count, status, created_at, expires_at, updated_at, remote_url) VALUES {}",
+                    placeholders(chunk.len(), 15)
+                ),
+                values,
+            )
+            .await?;
+        }
+        let files: Vec<(&str, usize, u64)> = quotes
+            .iter()
+            .flat_map(|(q, lengths)| lengths.iter().enumerate().map(|(i, l)| (q.id.as_str(), i, *l)))
+            .collect();
+        for chunk in files.chunks(ROWS_PER_STATEMENT / 3) {
+            let mut values = Vec::with_capacity(chunk.len() * 3);
+            for (id, i, length) in chunk {
+                values.extend([
+                    id.to_string().into(),
+                    (*i as i32).into(),
+                    (*length as i64).into(),
+                ]);
+            }
+            txn_exec(
+                &txn,
+                &format!(
+                    "INSERT INTO quote_files (quote_id, idx, length) VALUES {}",
+                    placeholders(chunk.len(), 3)
+                ),
+                values,
+            )
+            .await?;
+        }
+        Ok::<_, DbErr>(())
+    }
+    .await;
+    sql::settle(txn, result).await
+}
+
+/// `($1, $2, …), ($n+1, …)`: `rows` groups of `columns` numbered placeholders.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(&format!("${}", row * columns + column + 1));
+        }
+        text.push(')');
+    }
+    text
 }
 
 async fn txn_exec(

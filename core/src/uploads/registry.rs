@@ -102,6 +102,7 @@ pub async fn register(
         ],
     ))
     .await?;
+    super::storages::registry_changed();
     Ok(match before {
         None => Registered::Created,
         Some(s) if s.last_seen_at > live_after => Registered::AlreadyActive,

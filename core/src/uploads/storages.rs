@@ -118,13 +118,67 @@ fn free_payment_options(config: &Config) -> Vec<PaymentOption> {
         .collect()
 }
 
+/// The registered microservices, read from the database at most once per `FRESH_FOR` per
+/// process: every quote looks at them, and that read was a third of `POST /getQuote`'s time.
+/// A registration through this process is seen at once (it bumps `GENERATION`); one through
+/// another process within `FRESH_FOR`. Whether a service is still live is decided from its
+/// `last_seen_at` at each use, so expiry is exact.
+#[derive(Default, Clone)]
+pub struct RegistryCache {
+    held: std::sync::Arc<std::sync::Mutex<Option<Held>>>,
+}
+
+struct Held {
+    read_at: std::time::Instant,
+    generation: u64,
+    services: std::sync::Arc<Vec<storage_service::Model>>,
+}
+
+const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Called after this process changed the registry: cached reads are stale.
+pub fn registry_changed() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+impl RegistryCache {
+    async fn services(
+        &self,
+        db: &DatabaseConnection,
+    ) -> Result<std::sync::Arc<Vec<storage_service::Model>>, DbErr> {
+        let generation = GENERATION.load(std::sync::atomic::Ordering::SeqCst);
+        if let Ok(held) = self.held.lock()
+            && let Some(held) = held.as_ref()
+            && held.generation == generation
+            && held.read_at.elapsed() < FRESH_FOR
+        {
+            return Ok(held.services.clone());
+        }
+        let mut services = storage_service::Entity::find().all(db).await?;
+        services.sort_by_key(|s| s.registered_at);
+        let services = std::sync::Arc::new(services);
+        if let Ok(mut held) = self.held.lock() {
+            *held = Some(Held {
+                read_at: std::time::Instant::now(),
+                generation,
+                services: services.clone(),
+            });
+        }
+        Ok(services)
+    }
+}
+
 /// All storages on offer now: configured ones first, then live microservices of other types.
-pub async fn offered(config: &Config, db: &DatabaseConnection) -> Result<Vec<StorageOffer>, DbErr> {
+pub async fn offered(
+    config: &Config,
+    db: &DatabaseConnection,
+    cache: &RegistryCache,
+) -> Result<Vec<StorageOffer>, DbErr> {
     let mut offers = configured(config);
     let live_after = now_ms() - (config.dbs.registration_ttl_secs as i64).saturating_mul(1000);
-    let mut services = storage_service::Entity::find().all(db).await?;
-    services.sort_by_key(|s| s.registered_at);
-    for service in services {
+    let services = cache.services(db).await?;
+    for service in services.iter().cloned() {
         if service.last_seen_at <= live_after || offers.iter().any(|o| o.kind == service.kind) {
             continue;
         }
