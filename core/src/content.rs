@@ -53,6 +53,8 @@ pub struct ContentStore {
 const READ_CHUNK: usize = 1024 * 1024;
 /// Chunks queued between two stages of an import (read, hash, store).
 const PIPELINE_DEPTH: usize = 2;
+/// Input buffers an import uses at most: those queued, those being hashed and read, spares.
+const INPUT_BUFFERS: usize = PIPELINE_DEPTH * 2 + 2;
 
 /// One chunk's output of the hashing stage: its CAR bytes, the blocks they hold, and the
 /// input buffer to reuse.
@@ -232,7 +234,7 @@ impl ContentStore {
         // Chunks in flight between the stages; buffers go round instead of being reallocated.
         let (to_hash, mut chunks) = tokio::sync::mpsc::channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
         let (to_store, mut hashed) = tokio::sync::mpsc::channel::<Hashed>(PIPELINE_DEPTH);
-        let (recycle, mut free) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH * 2 + 2);
+        let (recycle, mut free) = tokio::sync::mpsc::channel::<Vec<u8>>(INPUT_BUFFERS);
         let (recycle_car, mut free_car) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
         let hasher = tokio::task::spawn_blocking(move || {
             let mut car = Vec::with_capacity(READ_CHUNK + 4096);
@@ -254,13 +256,15 @@ impl ContentStore {
             let summary = ingest.finish(&mut car, &mut last);
             Some((summary, car, last))
         });
+        // Owns `to_hash`: once the input ends and this returns, the hasher finishes the chunks
+        // it was given.
         let read = async move {
             let mut total = 0u64;
             let mut buffers = 0;
             loop {
                 let mut buf = match free.try_recv() {
                     Ok(buf) => buf,
-                    Err(_) if buffers < PIPELINE_DEPTH * 2 + 2 => {
+                    Err(_) if buffers < INPUT_BUFFERS => {
                         buffers += 1;
                         vec![0u8; READ_CHUNK]
                     }
@@ -284,7 +288,6 @@ impl ContentStore {
                     .await
                     .map_err(|_| ContentError::Task("the hashing stage ended".into()))?;
             }
-            // `to_hash` drops here: the hasher finishes once it has taken every chunk.
         };
         let store = async {
             let mut pending: Vec<BlockLocation> = Vec::new();
@@ -320,25 +323,23 @@ impl ContentStore {
     /// Indexes blocks at their place in this CAR (a block also held by other CARs keeps
     /// those locations too).
     async fn index(&self, car_id: &str, rows: &mut Vec<BlockLocation>) -> Result<(), DbErr> {
-        for batch in rows.chunks(INDEX_BATCH) {
-            let mut values = Vec::with_capacity(batch.len() * 4);
-            let mut placeholders = Vec::with_capacity(batch.len());
-            for (i, loc) in batch.iter().enumerate() {
-                let p = i * 4;
-                placeholders.push(format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4));
-                values.push(loc.cid.to_string().into());
-                values.push(car_id.into());
-                values.push((loc.offset as i64).into());
-                values.push((loc.length as i64).into());
-            }
-            let text = format!(
-                "INSERT INTO block_locations (cid, car_id, \"offset\", length) VALUES {} ON CONFLICT (cid, car_id) DO NOTHING",
-                placeholders.join(", ")
-            );
-            self.db
-                .execute_raw(sql::statement(&self.db, &text, values))
-                .await?;
+        let mut values = Vec::with_capacity(rows.len() * 4);
+        for loc in rows.iter() {
+            values.extend([
+                loc.cid.to_string().into(),
+                car_id.into(),
+                (loc.offset as i64).into(),
+                (loc.length as i64).into(),
+            ]);
         }
+        sql::insert_rows(
+            &self.db,
+            "INSERT INTO block_locations (cid, car_id, \"offset\", length)",
+            4,
+            values,
+            "ON CONFLICT (cid, car_id) DO NOTHING",
+        )
+        .await?;
         rows.clear();
         Ok(())
     }

@@ -17,7 +17,7 @@ pub enum DbError {
 /// transaction of this process takes (see [`writer_for`]).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     let db = open(url, None).await?;
-    if let Some(path) = writer_key(&db) {
+    if let Some(path) = sqlite_file_of(&db) {
         let writer = open(url, Some(1)).await?;
         if let Ok(mut writers) = WRITERS.lock() {
             writers.insert(path, writer);
@@ -37,7 +37,7 @@ static WRITERS: std::sync::LazyLock<
 /// The connection write transactions on `db` go through: on a SQLite file, the single writer
 /// connection of that file; otherwise `db` itself (PostgreSQL has row locks).
 pub fn writer_for(db: &DatabaseConnection) -> DatabaseConnection {
-    if let Some(path) = writer_key(db)
+    if let Some(path) = sqlite_file_of(db)
         && let Ok(writers) = WRITERS.lock()
         && let Some(writer) = writers.get(&path)
     {
@@ -51,7 +51,7 @@ pub fn count_writer_statements(
     db: &DatabaseConnection,
     counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
-    if let Some(path) = writer_key(db)
+    if let Some(path) = sqlite_file_of(db)
         && let Ok(mut writers) = WRITERS.lock()
         && let Some(writer) = writers.get_mut(&path)
     {
@@ -59,11 +59,6 @@ pub fn count_writer_statements(
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
     }
-}
-
-/// The file that names `db`'s writer in `WRITERS`: a SQLite database not in memory.
-fn writer_key(db: &DatabaseConnection) -> Option<String> {
-    sqlite_file_of(db)
 }
 
 /// The SQLite file behind `db`, if it is a SQLite database not in memory.
@@ -111,7 +106,7 @@ async fn open(url: &str, max: Option<u32>) -> Result<DatabaseConnection, DbError
 /// `sslmode=disable`. sqlx's default (`prefer`) encrypts whenever the server offers TLS, as
 /// Debian's does: on loopback that protects nothing and was 14 % of a balance read's time in
 /// the profile. An explicit `sslmode` is always kept.
-pub fn without_loopback_tls(url: &str) -> String {
+fn without_loopback_tls(url: &str) -> String {
     let Ok(parsed) = url::Url::parse(url) else {
         return url.to_string();
     };
@@ -232,7 +227,7 @@ where
 }
 
 /// The file behind a SQLite connection, if it is not in memory.
-pub(crate) fn sqlite_file(db: &DatabaseConnection) -> Option<String> {
+fn sqlite_file(db: &DatabaseConnection) -> Option<String> {
     let pool = db.get_sqlite_connection_pool();
     let filename = pool
         .connect_options()

@@ -157,10 +157,8 @@ where
         let mut r = r.clone();
         let keys = r.get_config();
         let (scheduled, active) = (keys.scheduled_jobs_set(), keys.active_jobs_list());
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
+        // apalis-redis scores the scheduled set in Unix seconds.
+        let now = crate::time::now_ms() / 1000;
         let mut moved = 0;
         loop {
             let n: u64 = PROMOTE_DUE

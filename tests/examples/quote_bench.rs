@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use wharf_tests::TestApp;
 
@@ -65,18 +64,7 @@ async fn main() {
     let mut all: Vec<Duration> = latencies.into_iter().flatten().collect();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    let stored = app
-        .services
-        .db
-        .query_one_raw(Statement::from_string(
-            app.services.db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM quotes",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get::<i64>("", "n")
-        .unwrap();
+    let stored = app.count("quotes").await;
     println!(
         "getQuote on {}: {clients} clients, {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} answered, {stored} stored",
         wharf_tests::backends(),

@@ -270,6 +270,21 @@ impl TestApp {
         body["balance"].as_i64().unwrap()
     }
 
+    /// Rows of `from` (a table, optionally with a `WHERE` clause), through wharf's own
+    /// database connection.
+    pub async fn count(&self, from: &str) -> i64 {
+        let db = &self.services.db;
+        db.query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {from}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    }
+
     /// POSTs `{"bytes": bytes}` to deposit or withdraw with the web-core secret.
     pub async fn move_bytes(&self, action: &str, token: &str, bytes: Value) -> (u16, Value) {
         let response = self

@@ -17,7 +17,7 @@ const FULL_RETRY: Duration = Duration::from_secs(2);
 
 pub fn handler() -> Handler<RunCompute> {
     |job, services, attempt| {
-        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        let attempt = Run::new(&attempt, &services);
         Box::pin(run(job, services, attempt))
     }
 }

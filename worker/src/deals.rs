@@ -23,7 +23,7 @@ const POLL_BATCH: u64 = 500;
 
 pub fn handler() -> Handler<MakeDeals> {
     |job, services, attempt| {
-        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        let attempt = Run::new(&attempt, &services);
         Box::pin(make_deals(job, services, attempt))
     }
 }

@@ -14,7 +14,7 @@ use crate::register::{Handler, Run, cron, observed};
 
 pub fn handler() -> Handler<Housekeeping> {
     |job, services, attempt| {
-        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        let attempt = Run::new(&attempt, &services);
         Box::pin(run(job, services, Some(attempt)))
     }
 }

@@ -148,11 +148,12 @@ pub struct Run {
 
 impl Run {
     /// apalis counts runs from 1 (it increments the attempt as a run starts) and retries a
-    /// failed run while `retries >= attempt`.
-    pub fn new(attempt: &Attempt, retries: usize) -> Self {
+    /// failed run while `retries >= attempt`; the retries are `jobs.max_retries`, which
+    /// `register_job!` gives the retry layer.
+    pub fn new(attempt: &Attempt, services: &Services) -> Self {
         Run {
             attempt: attempt.current(),
-            retries,
+            retries: services.config.jobs.max_retries,
         }
     }
 
@@ -227,57 +228,30 @@ mod tests {
         String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
     }
 
-    async fn failing() -> Result<(), BoxDynError> {
-        Err("the chain did not answer".into())
+    /// What `observed` logs when run `attempt` of a job with 5 retries fails with `error`.
+    async fn failure_logged(attempt: usize, error: BoxDynError) -> String {
+        let run = Run {
+            attempt,
+            retries: 5,
+        };
+        logged(async {
+            let _ = observed("uploads", Some(run), async { Err(error) }).await;
+        })
+        .await
     }
 
     #[tokio::test]
     async fn the_last_failed_attempt_is_logged_as_giving_up_with_why() {
-        let retries = 5;
-        let out = logged(async {
-            let _ = observed(
-                "uploads",
-                Some(Run {
-                    attempt: 3,
-                    retries,
-                }),
-                failing(),
-            )
-            .await;
-        })
-        .await;
+        let out = failure_logged(3, "the chain did not answer".into()).await;
         assert!(out.contains("job failed; it will be retried"), "{out}");
         assert!(!out.contains("gave up"), "{out}");
-        let out = logged(async {
-            let _ = observed(
-                "uploads",
-                Some(Run {
-                    attempt: 6,
-                    retries,
-                }),
-                failing(),
-            )
-            .await;
-        })
-        .await;
+        let out = failure_logged(6, "the chain did not answer".into()).await;
         assert!(out.contains("ERROR"), "{out}");
         assert!(out.contains("job gave up"), "{out}");
         assert!(out.contains("the chain did not answer"), "{out}");
         assert!(out.contains("attempt=6"), "{out}");
         // An abort gives up at once.
-        let out = logged(async {
-            let abort: BoxDynError = Box::new(AbortError::new("bad input".to_string()));
-            let _ = observed(
-                "uploads",
-                Some(Run {
-                    attempt: 1,
-                    retries,
-                }),
-                async { Err(abort) },
-            )
-            .await;
-        })
-        .await;
+        let out = failure_logged(1, Box::new(AbortError::new("bad input".to_string()))).await;
         assert!(out.contains("job gave up"), "{out}");
     }
 }

@@ -18,7 +18,7 @@ use crate::register::{Handler, Run, observed};
 
 pub fn handler() -> Handler<ProcessUpload> {
     |job, services, attempt| {
-        let attempt = Run::new(&attempt, services.config.jobs.max_retries);
+        let attempt = Run::new(&attempt, &services);
         Box::pin(run(job, services, attempt))
     }
 }

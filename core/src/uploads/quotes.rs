@@ -136,8 +136,6 @@ pub struct QuoteService {
 
 /// Quotes stored per transaction at most.
 const QUOTES_PER_BATCH: usize = 64;
-/// Rows per multi-row INSERT, well under either database's limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
 
 impl QuoteService {
     pub fn new(
@@ -470,92 +468,52 @@ async fn insert_quotes(
     quotes: Vec<(Quote, Vec<u64>)>,
 ) -> Result<(), DbErr> {
     let txn = sql::begin_write(&db).await?;
+    let mut quote_values = Vec::with_capacity(quotes.len() * 15);
+    let mut file_values = Vec::new();
+    for (q, lengths) in &quotes {
+        quote_values.extend([
+            q.id.clone().into(),
+            address_key(&q.owner).into(),
+            q.storage.clone().into(),
+            (q.chain_id as i64).into(),
+            address_key(&q.token_address).into(),
+            q.token_amount.to_string().into(),
+            address_key(&q.approve_address).into(),
+            (q.duration_secs as i64).into(),
+            (q.total_bytes as i64).into(),
+            (q.file_count as i32).into(),
+            q.status.into(),
+            q.created_at.into(),
+            q.expires_at.into(),
+            q.created_at.into(),
+            q.remote_url.clone().into(),
+        ]);
+        for (i, length) in lengths.iter().enumerate() {
+            file_values.extend([
+                q.id.clone().into(),
+                (i as i32).into(),
+                (*length as i64).into(),
+            ]);
+        }
+    }
     let result = async {
-        for chunk in quotes.chunks(ROWS_PER_STATEMENT / 15) {
-            let mut values = Vec::with_capacity(chunk.len() * 15);
-            for (q, _) in chunk {
-                values.extend([
-                    q.id.clone().into(),
-                    address_key(&q.owner).into(),
-                    q.storage.clone().into(),
-                    (q.chain_id as i64).into(),
-                    address_key(&q.token_address).into(),
-                    q.token_amount.to_string().into(),
-                    address_key(&q.approve_address).into(),
-                    (q.duration_secs as i64).into(),
-                    (q.total_bytes as i64).into(),
-                    (q.file_count as i32).into(),
-                    q.status.into(),
-                    q.created_at.into(),
-                    q.expires_at.into(),
-                    q.created_at.into(),
-                    q.remote_url.clone().into(),
-                ]);
-            }
-            txn_exec(
-                &txn,
-                &format!(
-                    "INSERT INTO quotes (id, owner, storage, chain_id, token_address, token_amount, approve_address, duration, total_bytes, file_count, status, created_at, expires_at, updated_at, remote_url) VALUES {}",
-                    placeholders(chunk.len(), 15)
-                ),
-                values,
-            )
-            .await?;
-        }
-        let files: Vec<(&str, usize, u64)> = quotes
-            .iter()
-            .flat_map(|(q, lengths)| lengths.iter().enumerate().map(|(i, l)| (q.id.as_str(), i, *l)))
-            .collect();
-        for chunk in files.chunks(ROWS_PER_STATEMENT / 3) {
-            let mut values = Vec::with_capacity(chunk.len() * 3);
-            for (id, i, length) in chunk {
-                values.extend([
-                    id.to_string().into(),
-                    (*i as i32).into(),
-                    (*length as i64).into(),
-                ]);
-            }
-            txn_exec(
-                &txn,
-                &format!(
-                    "INSERT INTO quote_files (quote_id, idx, length) VALUES {}",
-                    placeholders(chunk.len(), 3)
-                ),
-                values,
-            )
-            .await?;
-        }
-        Ok::<_, DbErr>(())
+        sql::insert_rows(
+            &txn,
+            "INSERT INTO quotes (id, owner, storage, chain_id, token_address, token_amount, approve_address, duration, total_bytes, file_count, status, created_at, expires_at, updated_at, remote_url)",
+            15,
+            quote_values,
+            "",
+        )
+        .await?;
+        sql::insert_rows(
+            &txn,
+            "INSERT INTO quote_files (quote_id, idx, length)",
+            3,
+            file_values,
+            "",
+        )
+        .await
     }
     .await;
     sql::settle(txn, result).await
-}
-
-/// `($1, $2, …), ($n+1, …)`: `rows` groups of `columns` numbered placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut text = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            text.push_str(", ");
-        }
-        text.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                text.push_str(", ");
-            }
-            text.push_str(&format!("${}", row * columns + column + 1));
-        }
-        text.push(')');
-    }
-    text
-}
-
-async fn txn_exec(
-    txn: &sea_orm::DatabaseTransaction,
-    text: &str,
-    values: Vec<sea_orm::Value>,
-) -> Result<(), DbErr> {
-    use sea_orm::ConnectionTrait;
-    txn.execute_raw(sql::statement(txn, text, values)).await?;
-    Ok(())
 }

@@ -100,21 +100,6 @@ async fn funded(app: &TestApp, bytes: i64) -> String {
     token
 }
 
-/// Rows of a table, through wharf's own database connection.
-async fn count(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let db = &app.services.db;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
-
 fn staging_files(app: &TestApp) -> usize {
     std::fs::read_dir(app.env.data_dir.path().join("hosting-staging"))
         .map(|d| d.count())
@@ -248,15 +233,15 @@ async fn the_same_file_is_stored_once_and_refusals_are_upstreams() {
     let bob = funded(&app, 1_000_000).await;
     let (status, first) = upload(&app, Some(&alice), "a.bin", &plain).await;
     assert_eq!(status, 201);
-    let cars = count(&app, "car_files").await;
+    let cars = app.count("car_files").await;
     let (status, second) = upload(&app, Some(&bob), "other-name.bin", &plain).await;
     assert_eq!(status, 201);
     assert_eq!(
         first, second,
         "convergent: the same file, the same hash and key"
     );
-    assert_eq!(count(&app, "car_files").await, cars, "stored once");
-    assert_eq!(count(&app, "hosted_files").await, 1);
+    assert_eq!(app.count("car_files").await, cars, "stored once");
+    assert_eq!(app.count("hosted_files").await, 1);
     // Both pay the same: the price does not tell whether the file was already here.
     assert_eq!(app.balance(&alice).await, 1_000_000 - 400_000);
     assert_eq!(app.balance(&bob).await, 1_000_000 - 400_000);
@@ -334,11 +319,11 @@ async fn the_same_file_is_stored_once_and_refusals_are_upstreams() {
     );
     assert_eq!(app.balance(&poor).await, 99_999);
     assert_eq!(
-        count(&app, "hosted_files").await,
+        app.count("hosted_files").await,
         1,
         "nothing refused was stored"
     );
-    assert_eq!(count(&app, "car_files").await, cars);
+    assert_eq!(app.count("car_files").await, cars);
 
     // No file in the form.
     let response = app
@@ -502,23 +487,10 @@ async fn oversize_and_cut_off_uploads_charge_nothing_and_leave_nothing() {
     drop(socket);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.balance(&token).await, balance, "nothing charged");
-    assert_eq!(count(&app, "hosted_files").await, 1);
-    assert_eq!(count(&app, "hosted_uploads").await, 1);
+    assert_eq!(app.count("hosted_files").await, 1);
+    assert_eq!(app.count("hosted_uploads").await, 1);
     assert_eq!(staging_files(&app), 0, "no staged plaintext left");
-    use sea_orm::ConnectionTrait;
-    let staged = app
-        .services
-        .db
-        .query_one_raw(sea_orm::Statement::from_string(
-            app.services.db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM car_files WHERE staged_at IS NOT NULL".to_string(),
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get::<i64>("", "n")
-        .unwrap();
-    assert_eq!(staged, 0);
+    assert_eq!(app.count("car_files WHERE staged_at IS NOT NULL").await, 0);
 
     // Declared too large: refused before reading, with the connection closed.
     let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();

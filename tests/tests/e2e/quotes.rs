@@ -365,16 +365,5 @@ async fn concurrent_quote_creation_under_load_keeps_every_quote() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 200);
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = app
-        .services
-        .db
-        .query_one_raw(Statement::from_string(
-            app.services.db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM quotes",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 200);
+    assert_eq!(app.count("quotes").await, 200);
 }

@@ -51,21 +51,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-/// Rows of a table in the app's database.
-async fn count(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let db = &app.services.db;
-    db.query_one_raw(Statement::from_string(
-        db.get_database_backend(),
-        format!("SELECT COUNT(*) AS n FROM {table}"),
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get::<i64>("", "n")
-    .unwrap()
-}
-
 /// Files in the blob store's CAR directory (finished bodies and interrupted writes alike).
 fn blob_files(env: &TestEnv) -> Vec<String> {
     let dir = env.data_dir.path().join("blobs").join("cars");
@@ -184,7 +169,7 @@ async fn a_stalled_upload_gives_its_quote_back_and_leaves_nothing() {
     wait_for_status(&app, &quote, 1, Duration::from_secs(5)).await;
     // Nothing staged is left: no CAR record, no block, no blob, no interrupted write.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while count(&app, "car_files").await + count(&app, "block_locations").await > 0
+    while app.count("car_files").await + app.count("block_locations").await > 0
         || !blob_files(&app.env).is_empty()
     {
         assert!(
@@ -457,8 +442,7 @@ async fn a_treasury_lock_dropped_mid_payment_never_blocks_the_next() {
     assert_eq!(outcome.ok(), Some(400), "the payment after a dropped lock");
     // And no session is left holding an advisory lock.
     if services.db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        let held = count(
-            &app,
+        let held = app.count(
             "pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         .await;

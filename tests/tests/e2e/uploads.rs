@@ -425,22 +425,8 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
 
     // Nothing of the refused uploads is left: no CAR, no block, and the quote still waits.
     assert_eq!(status_of(&app, &q).await, 1);
-    let db = &app.services.db;
-    use sea_orm::{ConnectionTrait, Statement};
     for table in ["car_files", "block_locations"] {
-        let row = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            row.try_get::<i64>("", "n").unwrap(),
-            0,
-            "{table} not cleaned up"
-        );
+        assert_eq!(app.count(table).await, 0, "{table} not cleaned up");
     }
     // Endless non-file form fields are cut short.
     let mut junk = Vec::new();
