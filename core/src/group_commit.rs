@@ -140,4 +140,24 @@ mod tests {
         );
         assert!(batches.iter().all(|b| b.len() <= 64));
     }
+
+    #[tokio::test]
+    async fn a_row_whose_writer_went_away_is_still_written() {
+        let (batches, write) = recording();
+        let slow: WriteBatch<i64> = Arc::new(move |rows| {
+            let write = write.clone();
+            Box::pin(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                write(rows).await
+            })
+        });
+        let commit = GroupCommit::start(64, slow);
+        // The caller gives up (a timeout, a client that left) once its row is queued.
+        let gave_up =
+            tokio::time::timeout(std::time::Duration::from_millis(5), commit.write(1)).await;
+        assert!(gave_up.is_err());
+        commit.write(2).await.unwrap();
+        let written: Vec<i64> = batches.lock().unwrap().iter().flatten().copied().collect();
+        assert_eq!(written, vec![1, 2], "the abandoned row committed, in order");
+    }
 }
