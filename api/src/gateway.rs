@@ -1,6 +1,7 @@
 //! The trustless IPFS gateway: `GET`/`HEAD /ipfs/{cid}` serving raw blocks, CARs in DFS
 //! order (`dag-scope=block|entity|all`, no duplicates) and the bytes of UnixFS files
-//! (shared/reference/content-addressing.md §8).
+//! (shared/reference/content-addressing.md §8); and `GET`/`HEAD /piece/{pieceCid}`, the CAR
+//! of a piece computed from a stored CAR, byte for byte, for providers fetching deal data.
 use std::{collections::HashSet, sync::Arc};
 
 use axum::{
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(serve))
         .routes(routes!(serve_path))
+        .routes(routes!(serve_piece))
 }
 
 #[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
@@ -65,6 +67,8 @@ enum GatewayError {
     BadRequest(String),
     #[error("block {0} is not stored here")]
     NotFound(String),
+    #[error("no CAR with piece CID {0} is stored here")]
+    PieceNotFound(String),
     #[error("{0}")]
     NotImplemented(String),
     #[error("internal error")]
@@ -75,7 +79,7 @@ impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let status = match &self {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::NotFound(_) | GatewayError::PieceNotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             GatewayError::Internal(detail) => {
                 tracing::error!(error = %detail, "gateway failed");
@@ -194,6 +198,71 @@ async fn serve_path(
     respond(app.services.clone(), &cid, Some(&path), &query, &headers)
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A piece's data by piece CID
+///
+/// The CAR file whose piece CID (CommP of the whole file) is `pieceCid`, as a storage provider
+/// fetches it for a deal: pieces this server computed from the CARs it stores (GraphQL
+/// `addStoredCar`). `HEAD` gives the same headers. No ranges.
+#[utoipa::path(
+    method(get, head),
+    path = "/piece/{pieceCid}",
+    operation_id = "piece",
+    tag = "gateway",
+    params(("pieceCid" = String, Path, description = "A v1 piece CID (`baga6ea4seaq…`)")),
+    responses(
+        (status = 200, description = "The CAR (`HEAD`: the headers only)",
+            content((Binary = "application/vnd.ipld.car")),
+            headers(
+                ("Content-Length" = u64),
+                ("Etag" = String, description = "The piece CID, quoted"),
+                ("Cache-Control" = String, description = "`public, max-age=29030400, immutable`"),
+                ("X-Content-Type-Options" = String, description = "`nosniff`"),
+            )),
+        (status = 400, description = "Not a v1 piece CID", body = String),
+        (status = 404, description = "No CAR with this piece CID is stored here", body = String),
+        (status = 500, description = "Internal error", body = String),
+    )
+)]
+async fn serve_piece(State(app): State<AppState>, Path(piece_cid): Path<String>) -> Response {
+    piece_response(&app.services.content, &piece_cid)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn piece_response(content: &ContentStore, piece_cid: &str) -> Result<Response, GatewayError> {
+    wharf_core::filecoin::pieces::check_piece_cid(piece_cid).map_err(GatewayError::BadRequest)?;
+    let Some(car) = content
+        .car_by_piece(piece_cid)
+        .await
+        .map_err(ContentError::from)?
+    else {
+        return Err(GatewayError::PieceNotFound(piece_cid.to_string()));
+    };
+    let stream = content.read_car(&car).await?;
+    let mut response = Response::new(Body::from_stream(stream));
+    let out = response.headers_mut();
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.ipld.car"),
+    );
+    out.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(car.car_bytes.max(0) as u64),
+    );
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=29030400, immutable"),
+    );
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{piece_cid}\"")) {
+        out.insert(header::ETAG, etag);
+    }
+    Ok(response)
 }
 
 fn requested_format(query: &GatewayQuery, headers: &HeaderMap) -> Result<Format, GatewayError> {

@@ -21,6 +21,8 @@ const BOUNDED_INTS: &[&str] = &[
     "ComputeEnvironment.diskGb",
     "ComputeResult.index",
     "ComputeJob.logTail(bytes)",
+    // Runs of a piece computation: at most `jobs.max_retries` + 1 before the sweep fails it.
+    "PieceComputation.attempts",
     // Status codes (DBS and Ocean compute).
     "ComputeJob.status",
     "Quote.status",
@@ -35,6 +37,7 @@ const BOUNDED_INTS: &[&str] = &[
     "*(id)",
     "Dataset.id",
     "Content.datasetId",
+    "PieceComputation.datasetId",
     "Replication.datasetId",
     "ReplicationProfile.datasetId",
     "Wallet.datasetIds",

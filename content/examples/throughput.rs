@@ -1,5 +1,9 @@
 //! Throughput of the content-addressing engine against plain sha256 on the same machine, in one
-//! run. Usage: `cargo run --release -p wharf-content --example throughput [MiB]` (default 1024).
+//! run, and CommP against its own per-core limit: the SHA-256 compression rate measured here,
+//! at 4 compressions per 64 padded bytes (each 64-byte node pair hashes as 2 blocks, and a
+//! binary tree has about one node per leaf). With `BENCH_SUMMARY` set, the CommP figures are
+//! appended to that file for `bench/compare`.
+//! Usage: `cargo run --release -p wharf-content --example throughput [MiB]` (default 1024).
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -27,6 +31,33 @@ fn rate(label: &str, bytes: usize, base: Option<f64>, f: impl FnOnce()) -> f64 {
         None => println!("{label:<44} {gbps:>7.3} GB/s  (the limit)"),
     }
     gbps
+}
+
+/// CommP payload bytes per second one core could hash if it did nothing but SHA-256
+/// compressions: compressions/s x 64 / 4 padded bytes, x 127/128 payload per padded byte.
+fn commp_limit_per_core(data: &[u8]) -> f64 {
+    let blocks: Vec<[u8; 64]> = data[..data.len().min(256 << 20)]
+        .chunks_exact(64)
+        .map(|b| b.try_into().unwrap_or([0; 64]))
+        .collect();
+    let mut state = [
+        0x6a09e667u32,
+        0xbb67ae85,
+        0x3c6ef372,
+        0xa54ff53a,
+        0x510e527f,
+        0x9b05688c,
+        0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let start = Instant::now();
+    for batch in blocks.chunks_exact(16) {
+        let batch: [_; 16] = std::array::from_fn(|i| batch[i].into());
+        sha2::compress256(&mut state, &batch);
+    }
+    std::hint::black_box(state);
+    let per_sec = (blocks.len() / 16 * 16) as f64 / start.elapsed().as_secs_f64();
+    per_sec * 16.0 * 127.0 / 128.0 / 1e9
 }
 
 fn feed(data: &[u8], mut each: impl FnMut(&[u8])) {
@@ -63,16 +94,40 @@ fn main() {
             std::hint::black_box(b.finish(&mut out));
         });
     }
-    rate("CommP, one thread", n, Some(sha), || {
+    let limit = commp_limit_per_core(&input);
+    println!(
+        "{:<44} {limit:>7.3} GB/s  (CommP per-core limit: 4 compressions / 64 padded bytes)",
+        "sha256 compressions x 16 x 127/128"
+    );
+    let one = rate("CommP, one thread", n, Some(sha), || {
         let mut c = CommP::new();
         feed(&input, |p| c.write(p));
         std::hint::black_box(c.finish());
     });
-    rate(&format!("CommP, {threads} threads"), n, Some(sha), || {
+    let all = rate(&format!("CommP, {threads} threads"), n, Some(sha), || {
         let mut c = CommP::with_threads(threads);
         feed(&input, |p| c.write(p));
         std::hint::black_box(c.finish());
     });
+    let per_core_one = one / limit;
+    let per_core_all = all / (limit * threads as f64);
+    println!(
+        "CommP stage per core: one thread {per_core_one:.2} of the limit, {threads} threads {per_core_all:.2} of the limit on each core"
+    );
+    if let Ok(path) = std::env::var("BENCH_SUMMARY") {
+        use std::io::Write;
+        let line = format!(
+            "CommP, one thread (GB/s)\t{one:.3}\t{per_core_one:.4}\nCommP, {threads} threads (GB/s)\t{all:.3}\t{per_core_all:.4}\n"
+        );
+        let written = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            eprintln!("cannot append to {path}: {e}");
+        }
+    }
     rate("one pass: sha256 + CID + CAR + CommP", n, Some(sha), || {
         let mut ingest = Ingest::new(Profile::KUBO, threads);
         let mut car = Vec::with_capacity(2 << 20);

@@ -445,6 +445,13 @@ impl ContentStore {
         self.db
             .execute_raw(sql::statement(
                 &self.db,
+                "DELETE FROM car_pieces WHERE car_id = $1",
+                [car_id.into()],
+            ))
+            .await?;
+        self.db
+            .execute_raw(sql::statement(
+                &self.db,
                 "DELETE FROM car_files WHERE id = $1",
                 [car_id.into()],
             ))
@@ -504,6 +511,94 @@ impl ContentStore {
             return Ok(true);
         }
         Ok(self.locate(cid).await?.is_some())
+    }
+}
+
+/// A complete CAR this store holds.
+#[derive(Debug, Clone, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct StoredCar {
+    pub id: String,
+    pub root: String,
+    /// The whole CAR: header and body.
+    pub car_bytes: i64,
+}
+
+const STORED_CAR_COLUMNS: &str = "id, root, car_bytes";
+
+impl ContentStore {
+    /// The complete CAR with this root; of several imports of the same content, the oldest.
+    pub async fn car_by_root(&self, root: &str) -> Result<Option<StoredCar>, DbErr> {
+        use sea_orm::FromQueryResult;
+        StoredCar::find_by_statement(sql::statement(
+            &self.db,
+            &format!(
+                "SELECT {STORED_CAR_COLUMNS} FROM car_files WHERE root = $1 AND staged_at IS NULL \
+                 ORDER BY created_at, id LIMIT 1"
+            ),
+            [root.into()],
+        ))
+        .one(&self.db)
+        .await
+    }
+
+    /// The complete CAR whose piece CID (of the whole CAR) was computed as `piece_cid`.
+    pub async fn car_by_piece(&self, piece_cid: &str) -> Result<Option<StoredCar>, DbErr> {
+        use sea_orm::FromQueryResult;
+        StoredCar::find_by_statement(sql::statement(
+            &self.db,
+            "SELECT c.id, c.root, c.car_bytes FROM car_pieces p JOIN car_files c ON c.id = p.car_id \
+             WHERE p.piece_cid = $1 AND c.staged_at IS NULL",
+            [piece_cid.into()],
+        ))
+        .one(&self.db)
+        .await
+    }
+
+    /// Records that `car_id`'s whole CAR has piece CID `piece_cid`, for serving it by piece.
+    pub async fn record_piece(&self, piece_cid: &str, car_id: &str) -> Result<(), DbErr> {
+        self.db
+            .execute_raw(sql::statement(
+                &self.db,
+                "INSERT INTO car_pieces (piece_cid, car_id) VALUES ($1, $2) ON CONFLICT (piece_cid) DO NOTHING",
+                [piece_cid.into(), car_id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// A complete CAR by its id.
+    pub async fn car_by_id(&self, car_id: &str) -> Result<Option<StoredCar>, DbErr> {
+        use sea_orm::FromQueryResult;
+        StoredCar::find_by_statement(sql::statement(
+            &self.db,
+            &format!(
+                "SELECT {STORED_CAR_COLUMNS} FROM car_files WHERE id = $1 AND staged_at IS NULL"
+            ),
+            [car_id.into()],
+        ))
+        .one(&self.db)
+        .await
+    }
+
+    /// The bytes of a stored CAR as a file would hold them: the header its root makes, then
+    /// the body as stored, streamed from the blob store.
+    pub async fn read_car(&self, car: &StoredCar) -> Result<FileStream, ContentError> {
+        use futures::StreamExt;
+        let root: Cid = car
+            .root
+            .parse()
+            .map_err(|_| ContentError::Corrupt(car.root.clone()))?;
+        let header = Bytes::from(wharf_content::car::header(&[root]));
+        let body = self
+            .blobs
+            .store()
+            .get(&body_key(&car.id))
+            .await?
+            .into_stream()
+            .map(|chunk| chunk.map_err(std::io::Error::other));
+        Ok(Box::pin(
+            futures::stream::once(async { Ok(header) }).chain(body),
+        ))
     }
 }
 

@@ -71,6 +71,17 @@ impl ProcessUpload {
     pub const QUEUE: &'static str = "uploads";
 }
 
+/// Computes the piece CID (CommP) of a stored CAR added to a dataset, and adds it as a piece
+/// (`wharf_core::filecoin::stored_cars`). Idempotent: a computation already ended is skipped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComputePiece {
+    pub car_id: String,
+}
+
+impl ComputePiece {
+    pub const QUEUE: &'static str = "pieces";
+}
+
 /// The full queue name of a job queue under a deployment's prefix.
 pub fn queue_name(prefix: &str, queue: &str) -> String {
     format!("{prefix}.{queue}")
@@ -241,6 +252,7 @@ pub struct JobQueue {
     pub uploads: Storage<ProcessUpload>,
     pub deals: Storage<MakeDeals>,
     pub compute: Storage<RunCompute>,
+    pub pieces: Storage<ComputePiece>,
 }
 
 impl JobQueue {
@@ -287,6 +299,7 @@ impl JobQueue {
             uploads: storage_on(&backend, &prefix, heartbeat, ProcessUpload::QUEUE),
             deals: storage_on(&backend, &prefix, heartbeat, MakeDeals::QUEUE),
             compute: storage_on(&backend, &prefix, heartbeat, RunCompute::QUEUE),
+            pieces: storage_on(&backend, &prefix, heartbeat, ComputePiece::QUEUE),
             max_attempts: max_attempts(config),
             backend,
             prefix,
@@ -310,7 +323,8 @@ impl JobQueue {
         Ok(self.housekeeping.promote_due().await?
             + self.uploads.promote_due().await?
             + self.deals.promote_due().await?
-            + self.compute.promote_due().await?)
+            + self.compute.promote_due().await?
+            + self.pieces.promote_due().await?)
     }
 
     pub fn is_redis(&self) -> bool {
@@ -373,6 +387,13 @@ impl JobQueue {
 
     pub async fn push_compute(&self, job_id: &str) -> Result<String, JobError> {
         self.push_compute_after(job_id, None).await
+    }
+
+    pub async fn push_piece(&self, car_id: &str) -> Result<String, JobError> {
+        let job = ComputePiece {
+            car_id: car_id.to_string(),
+        };
+        self.pieces.push(job, self.max_attempts).await
     }
 
     /// The readiness check: the backend answers a trivial request.

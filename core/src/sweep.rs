@@ -12,7 +12,12 @@
 //! | compute results past their expiry | time | deleted with their job |
 //! | hosted download charged, never settled | the serving process died | refunded |
 //! | staged plaintext of a hosted upload | the uploading process died | removed |
-use crate::{filecoin::replications, services::Services, time::now_ms};
+//! | piece computation (`computing`) | its job was lost, its process died | `ComputePiece` queued again; failed once its attempts are used up |
+use crate::{
+    filecoin::{replications, stored_cars},
+    services::Services,
+    time::now_ms,
+};
 
 /// Records the sweep moved on, by kind.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +30,8 @@ pub struct SweepReport {
     pub expired_compute_jobs: usize,
     pub refunded_downloads: usize,
     pub removed_staging_files: usize,
+    pub requeued_pieces: usize,
+    pub failed_pieces: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +76,17 @@ pub async fn reconcile(services: &Services) -> Result<SweepReport, SweepError> {
             }
         }
     }
+    let pieces =
+        stored_cars::take_stale(&services.db, stale, services.queue.max_attempts(), BATCH).await?;
+    report.failed_pieces = pieces.failed;
+    for car_id in pieces.requeue {
+        match services.queue.push_piece(&car_id).await {
+            Ok(_) => report.requeued_pieces += 1,
+            Err(e) => {
+                tracing::warn!(car = %car_id, error = %e, "could not queue a stranded piece computation")
+            }
+        }
+    }
     let followed = services.compute.follow_jobs().await?;
     report.failed_compute_jobs = followed.failed_abandoned;
     report.expired_compute_jobs = services.compute.expire_results().await?;
@@ -86,6 +104,8 @@ pub async fn reconcile(services: &Services) -> Result<SweepReport, SweepError> {
             expired_compute_jobs = report.expired_compute_jobs,
             refunded_downloads = report.refunded_downloads,
             removed_staging_files = report.removed_staging_files,
+            requeued_pieces = report.requeued_pieces,
+            failed_pieces = report.failed_pieces,
             "reconciliation sweep"
         );
     }

@@ -10,6 +10,7 @@ mod m20261201_000001_nothing_stranded;
 mod m20261201_000002_provider_assets;
 mod m20261201_000003_compute_jobs;
 mod m20261201_000004_hosted_files;
+mod m20261202_000001_piece_computations;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_provider_assets::Migration),
             Box::new(m20261201_000003_compute_jobs::Migration),
             Box::new(m20261201_000004_hosted_files::Migration),
+            Box::new(m20261202_000001_piece_computations::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 pub mod compute;
 pub mod deals;
 pub mod housekeeping;
+pub mod pieces;
 pub mod register;
 pub mod uploads;
 
@@ -10,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::Monitor;
 use wharf_core::{
-    jobs::{Housekeeping, MakeDeals, ProcessUpload, RunCompute, queue_name},
+    jobs::{ComputePiece, Housekeeping, MakeDeals, ProcessUpload, RunCompute, queue_name},
     services::Services,
 };
 
@@ -63,6 +64,13 @@ pub async fn run(
         queue_name(prefix, RunCompute::QUEUE),
         &queues.compute,
         compute::handler(),
+        services.clone()
+    );
+    monitor = register_job!(
+        monitor,
+        queue_name(prefix, ComputePiece::QUEUE),
+        &queues.pieces,
+        pieces::handler(),
         services.clone()
     );
     monitor = housekeeping::register_cron(monitor, services.clone())?;

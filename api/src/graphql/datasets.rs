@@ -7,7 +7,7 @@ use wharf_core::feed::{Topic, next_change};
 use wharf_core::filecoin::{
     self, DatasetError, contents, datasets, providers,
     replications::{self, Filters, ReplicationRequest},
-    wallets,
+    stored_cars, wallets,
 };
 use wharf_entity::{dataset_content, replication, replication_profile};
 
@@ -161,6 +161,20 @@ impl Dataset {
         replication_page(ctx, filters, first, after).await
     }
 
+    /// Stored CARs added to this dataset whose piece CID is being computed, or whose
+    /// computation failed (with why); oldest first. Done ones are among `contents`.
+    async fn piece_computations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<PieceComputation>> {
+        Ok(stored_cars::of_dataset(&services(ctx)?.db, self.id)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(PieceComputation::from)
+            .collect())
+    }
+
     /// The providers allowed to replicate this dataset, and how.
     async fn replication_profiles(
         &self,
@@ -189,6 +203,60 @@ impl From<datasets::DatasetSummary> for Dataset {
             count_total: s.count_total.into(),
             wallets: s.wallets,
             created_at: s.dataset.created_at.into(),
+        }
+    }
+}
+
+/// Where a piece computation stands.
+#[derive(async_graphql::Enum, Copy, Clone, PartialEq, Eq)]
+pub enum PieceComputationStatus {
+    /// Queued or running: the stored CAR is being read through CommP.
+    Computing,
+    /// Ended without a piece; `error` says why. Adding the CAR again starts over.
+    Failed,
+}
+
+/// A CAR this server stores, added to a dataset before its piece CID (CommP) is known: a
+/// background job reads it once and adds the piece, which then appears in the dataset's
+/// `contents`.
+#[derive(SimpleObject)]
+pub struct PieceComputation {
+    /// The stored CAR.
+    car_id: String,
+    /// The dataset the piece goes to.
+    dataset_id: i32,
+    /// The CAR's root CID: the piece's payload CID.
+    root: String,
+    /// Where providers can fetch the CAR, given when it was added.
+    content_location: Option<String>,
+    /// Computing, or failed.
+    status: PieceComputationStatus,
+    /// Why it failed, or why the last attempt did.
+    error: Option<String>,
+    /// Runs so far.
+    attempts: i32,
+    /// When the CAR was added.
+    requested_at: Timestamp,
+    /// Its last progress.
+    updated_at: Timestamp,
+}
+
+impl From<stored_cars::PieceComputation> for PieceComputation {
+    fn from(p: stored_cars::PieceComputation) -> Self {
+        PieceComputation {
+            car_id: p.car_id,
+            dataset_id: p.dataset_id,
+            root: p.root,
+            content_location: p.content_location,
+            status: if p.status == stored_cars::FAILED {
+                PieceComputationStatus::Failed
+            } else {
+                PieceComputationStatus::Computing
+            },
+            error: p.error,
+            attempts: p.attempts,
+            requested_at: p.requested_at.into(),
+            updated_at: p.updated_at.into(),
         }
     }
 }
@@ -659,6 +727,34 @@ impl DatasetMutation {
             success: outcome.success,
             fail: outcome.fail,
         })
+    }
+
+    /// Operator: adds a CAR this server stores (an upload, a hosted file, a gateway import),
+    /// found by its root CID, to a dataset. Its piece CID is computed by a background job;
+    /// the piece then appears in the dataset's `contents`. NOT_FOUND when no such CAR is
+    /// stored, CONFLICT when its payload is already a piece of a dataset or it is being
+    /// added to another one.
+    async fn add_stored_car(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The dataset to add the piece to.")] dataset_id: i32,
+        #[graphql(desc = "The CAR's root CID (the file's CID).")] root: String,
+        #[graphql(desc = "Where providers can fetch the CAR, at most 2048 characters.")]
+        content_location: Option<String>,
+    ) -> async_graphql::Result<PieceComputation> {
+        require_operator(ctx)?;
+        let services = services(ctx)?;
+        let added = stored_cars::add(
+            &services.db,
+            &services.content,
+            &services.queue,
+            dataset_id,
+            &root,
+            content_location,
+        )
+        .await
+        .map_err(dataset_error)?;
+        Ok(added.into())
     }
 
     /// Operator: adds a provider; its self-service key is returned this once. A CONFLICT

@@ -7,6 +7,7 @@ pub mod epoch;
 pub mod pieces;
 pub mod providers;
 pub mod replications;
+pub mod stored_cars;
 pub mod wallets;
 
 use std::collections::HashMap;

@@ -10,12 +10,12 @@ use std::{
 use serde_json::Value;
 use wharf_tests::{ensure_npm_packages, wharf_bin};
 
-fn js_dir() -> PathBuf {
+pub(crate) fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("js")
 }
 
 /// Deterministic bytes that do not repeat within a chunk (xorshift).
-fn generate(path: &Path, size: usize, seed: u64) {
+pub(crate) fn generate(path: &Path, size: usize, seed: u64) {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut data = Vec::with_capacity(size);
     while data.len() < size {
@@ -28,7 +28,7 @@ fn generate(path: &Path, size: usize, seed: u64) {
     std::fs::write(path, data).unwrap();
 }
 
-fn wharf_json(args: &[&str]) -> Value {
+pub(crate) fn wharf_json(args: &[&str]) -> Value {
     let out = Command::new(wharf_bin()).args(args).output().unwrap();
     assert!(
         out.status.success(),
@@ -38,7 +38,7 @@ fn wharf_json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn run_node(jobs: &[String]) -> Vec<Value> {
+pub(crate) fn run_node(jobs: &[String]) -> Vec<Value> {
     let mut child = Command::new("node")
         .arg(js_dir().join("crosscheck.mjs"))
         .current_dir(js_dir())

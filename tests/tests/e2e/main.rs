@@ -15,6 +15,7 @@ mod legacy_clients;
 mod microservices;
 mod openapi;
 mod operable;
+mod pieces;
 mod provider;
 mod quotes;
 mod replications;

@@ -137,7 +137,7 @@ fn sample(name: &str) -> String {
         "dataset_id" | "dataset" => "1".into(),
         "provider_id" => "f01000".into(),
         "wallet" => "f1abcdefghijklmnopqrstuvwxyz234567abcdefg".into(),
-        "piece" => piece,
+        "piece" | "pieceCid" => piece,
         "cid" => payload,
         "path" => "file.txt".into(),
         "did" => "did:op:0000000000000000000000000000000000000000000000000000000000000000".into(),
