@@ -156,13 +156,17 @@ impl Stack {
     }
 }
 
-type Job = (Vec<u8>, Sender<Node>);
+/// A segment to hash, and where its root goes back with the buffer (for the next segment:
+/// fresh 2 MiB buffers cost page faults).
+type Job = (Vec<u8>, Sender<(Node, Vec<u8>)>);
 
 /// Worker threads hashing whole segments.
 struct Pool {
     jobs: Sender<Job>,
-    in_flight: VecDeque<Receiver<Node>>,
+    in_flight: VecDeque<Receiver<(Node, Vec<u8>)>>,
     max_in_flight: usize,
+    /// Segment buffers back from the workers.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Pool {
@@ -178,7 +182,8 @@ impl Pool {
                         Err(_) => return,
                     };
                     let Ok((data, reply)) = job else { return };
-                    let _ = reply.send(segment_root(&data));
+                    let root = segment_root(&data);
+                    let _ = reply.send((root, data));
                 }
             });
         }
@@ -186,6 +191,7 @@ impl Pool {
             jobs,
             in_flight: VecDeque::new(),
             max_in_flight: threads * 2,
+            spare: Vec::new(),
         }
     }
 }
@@ -281,8 +287,12 @@ impl CommP {
                 self.pending.extend_from_slice(&data[..take]);
                 data = &data[take..];
                 if self.pending.len() == SEGMENT_BYTES {
-                    let segment =
-                        std::mem::replace(&mut self.pending, Vec::with_capacity(SEGMENT_BYTES));
+                    let next = self
+                        .pool
+                        .as_mut()
+                        .and_then(|p| p.spare.pop())
+                        .unwrap_or_else(|| Vec::with_capacity(SEGMENT_BYTES));
+                    let segment = std::mem::replace(&mut self.pending, next);
                     self.dispatch(segment);
                 }
             }
@@ -330,7 +340,11 @@ impl CommP {
             return;
         };
         if let Some(result) = pool.in_flight.pop_front() {
-            let root = result.recv().unwrap_or([0; 32]);
+            let (root, mut buffer) = result.recv().unwrap_or(([0; 32], Vec::new()));
+            buffer.clear();
+            if buffer.capacity() >= SEGMENT_BYTES {
+                pool.spare.push(buffer);
+            }
             self.stack.push(SEGMENT_LEVEL, root);
         }
     }

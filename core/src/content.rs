@@ -524,6 +524,8 @@ pub struct StoredCar {
 }
 
 const STORED_CAR_COLUMNS: &str = "id, root, car_bytes";
+/// Bytes of a stored CAR read from the blob store at once by `read_car` (two in flight).
+const READ_RANGE: u64 = 4 * 1024 * 1024;
 
 impl ContentStore {
     /// The complete CAR with this root; of several imports of the same content, the oldest.
@@ -581,7 +583,9 @@ impl ContentStore {
     }
 
     /// The bytes of a stored CAR as a file would hold them: the header its root makes, then
-    /// the body as stored, streamed from the blob store.
+    /// the body as stored, read from the blob store in ranges of `READ_RANGE` with the next
+    /// range already on its way (a local store would otherwise hand out 8 KiB reads, each on
+    /// a blocking thread of its own).
     pub async fn read_car(&self, car: &StoredCar) -> Result<FileStream, ContentError> {
         use futures::StreamExt;
         let root: Cid = car
@@ -589,13 +593,23 @@ impl ContentStore {
             .parse()
             .map_err(|_| ContentError::Corrupt(car.root.clone()))?;
         let header = Bytes::from(wharf_content::car::header(&[root]));
-        let body = self
-            .blobs
-            .store()
-            .get(&body_key(&car.id))
-            .await?
-            .into_stream()
-            .map(|chunk| chunk.map_err(std::io::Error::other));
+        let body_bytes = (car.car_bytes.max(0) as u64).saturating_sub(header.len() as u64);
+        let store = self.blobs.store().clone();
+        let key = body_key(&car.id);
+        let ranges = (0..body_bytes)
+            .step_by(READ_RANGE as usize)
+            .map(move |start| start..(start + READ_RANGE).min(body_bytes));
+        let body = futures::stream::iter(ranges)
+            .map(move |range| {
+                let (store, key) = (store.clone(), key.clone());
+                async move {
+                    store
+                        .get_range(&key, range)
+                        .await
+                        .map_err(std::io::Error::other)
+                }
+            })
+            .buffered(2);
         Ok(Box::pin(
             futures::stream::once(async { Ok(header) }).chain(body),
         ))

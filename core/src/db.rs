@@ -112,7 +112,17 @@ fn without_loopback_tls(url: &str) -> String {
     };
     let postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
     let chosen = parsed.query_pairs().any(|(k, _)| k == "sslmode");
-    let loopback = match parsed.host() {
+    if !postgres || chosen || !is_loopback(&parsed) {
+        return url.to_string();
+    }
+    let mut changed = parsed;
+    changed.query_pairs_mut().append_pair("sslmode", "disable");
+    changed.to_string()
+}
+
+/// Whether a URL's host is this machine: localhost, 127.0.0.0/8 or ::1.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
         // Not a special scheme to the url crate: an IP address arrives as a domain.
         Some(url::Host::Domain(name)) => {
             name == "localhost"
@@ -125,13 +135,7 @@ fn without_loopback_tls(url: &str) -> String {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
-    if !postgres || chosen || !loopback {
-        return url.to_string();
     }
-    let mut changed = parsed;
-    changed.query_pairs_mut().append_pair("sslmode", "disable");
-    changed.to_string()
 }
 
 /// The file of a `sqlite:` URL, if it names one.

@@ -88,7 +88,7 @@ impl Services {
         let blobs = Blobs::local(&config.blob_dir())?;
         let queue = Arc::new(JobQueue::connect(&config).await?);
         let feed = crate::feed::ChangeFeed::start(&db);
-        let ledger = Ledger::new(db.clone(), feed.clone());
+        let ledger = Ledger::new(db.clone(), &config.database_url(), feed.clone());
         for promo in &config.webcore.promocodes {
             let max = promo.max_redemptions.map(|m| m.min(i64::MAX as u64) as i64);
             ledger

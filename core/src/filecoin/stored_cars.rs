@@ -296,7 +296,7 @@ async fn piece_of(
 ) -> Result<wharf_content::commp::PieceInfo, PieceError> {
     use futures::StreamExt;
     let mut stream = content.read_car(car).await?;
-    let (to_hash, mut chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let (to_hash, mut chunks) = tokio::sync::mpsc::channel::<bytes::Bytes>(2);
     let hasher = tokio::task::spawn_blocking(move || {
         let threads = wharf_content::commp::CommP::available_threads();
         let mut commp = wharf_content::commp::CommP::with_threads(threads);

@@ -82,8 +82,9 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn new(db: DatabaseConnection, feed: crate::feed::ChangeFeed) -> Self {
-        let reads = crate::point_reads::PointReads::new(&db);
+    /// A ledger on `db`, which `url` names (for its point reads).
+    pub fn new(db: DatabaseConnection, url: &str, feed: crate::feed::ChangeFeed) -> Self {
+        let reads = crate::point_reads::PointReads::new(&db, url);
         Self { db, reads, feed }
     }
 
