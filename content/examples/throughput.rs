@@ -33,33 +33,6 @@ fn rate(label: &str, bytes: usize, base: Option<f64>, f: impl FnOnce()) -> f64 {
     gbps
 }
 
-/// CommP payload bytes per second one core could hash if it did nothing but SHA-256
-/// compressions: compressions/s x 64 / 4 padded bytes, x 127/128 payload per padded byte.
-fn commp_limit_per_core(data: &[u8]) -> f64 {
-    let blocks: Vec<[u8; 64]> = data[..data.len().min(256 << 20)]
-        .chunks_exact(64)
-        .map(|b| b.try_into().unwrap_or([0; 64]))
-        .collect();
-    let mut state = [
-        0x6a09e667u32,
-        0xbb67ae85,
-        0x3c6ef372,
-        0xa54ff53a,
-        0x510e527f,
-        0x9b05688c,
-        0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let start = Instant::now();
-    for batch in blocks.chunks_exact(16) {
-        let batch: [_; 16] = std::array::from_fn(|i| batch[i].into());
-        sha2::compress256(&mut state, &batch);
-    }
-    std::hint::black_box(state);
-    let per_sec = (blocks.len() / 16 * 16) as f64 / start.elapsed().as_secs_f64();
-    per_sec * 16.0 * 127.0 / 128.0 / 1e9
-}
-
 fn feed(data: &[u8], mut each: impl FnMut(&[u8])) {
     for piece in data.chunks(1 << 20) {
         each(piece);
@@ -94,7 +67,7 @@ fn main() {
             std::hint::black_box(b.finish(&mut out));
         });
     }
-    let limit = commp_limit_per_core(&input);
+    let limit = wharf_content::commp::limit_per_core(&input) / 1e9;
     println!(
         "{:<44} {limit:>7.3} GB/s  (CommP per-core limit: 4 compressions / 64 padded bytes)",
         "sha256 compressions x 16 x 127/128"

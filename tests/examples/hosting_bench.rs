@@ -12,19 +12,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wharf_tests::TestApp;
+use wharf_tests::bench::status_kib as rss_kib;
 
 const BOUNDARY: &str = "wharf-hosting-bench";
 const CHUNK: usize = 1 << 20;
-
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 fn mbps(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / secs / 1e6

@@ -9,59 +9,7 @@ use std::time::Instant;
 use wharf_content::{Profile, commp::CommP};
 use wharf_core::filecoin::{datasets, stored_cars};
 use wharf_tests::TestApp;
-
-fn chunk(i: u64) -> Vec<u8> {
-    let mut state = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(1 << 20);
-    while out.len() < 1 << 20 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out
-}
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Payload bytes per second one core could take through CommP doing nothing but SHA-256
-/// compressions: compressions/s x 64 / 4 padded bytes x 127/128.
-fn commp_limit_per_core() -> f64 {
-    let data = chunk(7);
-    let blocks: Vec<[u8; 64]> = data
-        .chunks_exact(64)
-        .map(|b| b.try_into().unwrap())
-        .collect();
-    let mut state = [
-        0x6a09e667u32,
-        0xbb67ae85,
-        0x3c6ef372,
-        0xa54ff53a,
-        0x510e527f,
-        0x9b05688c,
-        0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let rounds = 64;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        for batch in blocks.chunks_exact(16) {
-            let batch: [_; 16] = std::array::from_fn(|i| batch[i].into());
-            sha2::compress256(&mut state, &batch);
-        }
-    }
-    std::hint::black_box(state);
-    let per_sec = (rounds * blocks.len()) as f64 / started.elapsed().as_secs_f64();
-    per_sec * 16.0 * 127.0 / 128.0
-}
+use wharf_tests::bench::{mib_chunk as chunk, status_kib};
 
 #[tokio::main]
 async fn main() {
@@ -103,7 +51,7 @@ async fn main() {
     .await
     .unwrap();
 
-    let limit = commp_limit_per_core();
+    let limit = wharf_content::commp::limit_per_core(&chunk(7));
     let threads = CommP::available_threads();
     // Peak RSS from here on (writing 5 to clear_refs resets VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");

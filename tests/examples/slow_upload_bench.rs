@@ -10,20 +10,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wharf_core::uploads::upload::signed_text;
+use wharf_tests::bench::status_kib as rss_kib;
 use wharf_tests::{TestApp, wallet::Wallet};
 
 const BOUNDARY: &str = "wharf-bench-boundary";
 const CHUNK: usize = 64 * 1024;
-
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() {

@@ -9,31 +9,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wharf_core::uploads::upload::signed_text;
+use wharf_tests::bench::{mib_chunk as chunk, status_kib as rss_kib};
 use wharf_tests::{TestApp, wallet::Wallet};
 
 const BOUNDARY: &str = "wharf-bench-boundary";
-
-fn chunk(i: u64) -> Vec<u8> {
-    let mut state = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(1 << 20);
-    while out.len() < 1 << 20 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out
-}
-
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() {

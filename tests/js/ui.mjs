@@ -207,6 +207,28 @@ try {
     const imported = page.getByRole("status").filter({ hasText: "imported" });
     await imported.waitFor();
     seen.imported = await imported.textContent();
+    // A CAR the server stores (the hosted file) joins the dataset; a worker computes its piece.
+    const addCar = page.getByRole("form", { name: "Add a stored CAR" });
+    await addCar.getByLabel("Add the stored CAR with root").fill(process.env.STORED_ROOT ?? "");
+    await addCar.getByLabel("into dataset").selectOption({ label: "ui-dataset" });
+    await addCar.getByRole("button", { name: "Add CAR" }).click();
+    const carAdded = addCar.getByRole("status");
+    await carAdded.waitFor();
+    seen.carAdded = await carAdded.textContent();
+    await page.waitForFunction(
+      () => {
+        const row = [...document.querySelectorAll("tr")].find((r) => r.cells[0]?.textContent === "ui-dataset");
+        return row?.cells[3]?.textContent?.startsWith("3 ") && !document.querySelector('[aria-label="Pieces from stored CARs"]');
+      },
+      undefined,
+      { timeout: 60000 },
+    );
+    seen.contentsAfterCar = await page
+      .getByRole("row")
+      .filter({ has: page.getByRole("cell", { name: "ui-dataset", exact: true }) })
+      .locator("td")
+      .nth(3)
+      .textContent();
     // Deals for them, followed live to the engine's status.
     const deals = page.getByRole("form", { name: "Make deals" });
     await deals.getByLabel("Replicate to").selectOption("f07000");

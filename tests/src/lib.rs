@@ -4,6 +4,7 @@
 //! in-process on a free port, and the real `wharf` binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bench;
 pub mod chain;
 pub mod delta;
 pub mod microservice;
@@ -237,6 +238,30 @@ impl TestApp {
             let _ = stopped.await;
         }));
         self.worker_stop = Some(stop);
+    }
+
+    /// Services over this app's database and blobs with `toml` as wharf.toml, under another
+    /// queue prefix, with workers running: jobs this app queued are lost to them, as when a
+    /// process dies with its queue, so only the reconciliation sweep hands work over. The
+    /// workers stop when the sender fires or is dropped.
+    pub async fn workers_under_another_prefix(
+        &self,
+        toml: &str,
+    ) -> (Arc<Services>, oneshot::Sender<()>) {
+        let path = self.env.write_config(toml);
+        let mut vars = self.env.vars(&[("WHARF_CONFIG", path.as_str())]);
+        vars.retain(|(k, _)| k != "WHARF_QUEUE_PREFIX");
+        vars.push((
+            "WHARF_QUEUE_PREFIX".into(),
+            format!("{}-after", self.env.queue_prefix),
+        ));
+        let config = Config::load_from(Some(&path), &vars).unwrap();
+        let services = Arc::new(Services::start(config).await.unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(wharf_worker::run(services.clone(), async move {
+            let _ = stopped.await;
+        }));
+        (services, stop)
     }
 
     pub fn url(&self, path: &str) -> String {

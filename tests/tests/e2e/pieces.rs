@@ -257,20 +257,7 @@ async fn lost_and_dead_piece_computations_are_moved_on_by_the_sweep() {
         .await
         .unwrap();
 
-    let path = app.env.write_config(toml);
-    let mut vars = app.env.vars(&[("WHARF_CONFIG", path.as_str())]);
-    vars.retain(|(k, _)| k != "WHARF_QUEUE_PREFIX");
-    vars.push((
-        "WHARF_QUEUE_PREFIX".into(),
-        format!("{}-after", app.env.queue_prefix),
-    ));
-    let config = wharf_core::config::Config::load_from(Some(&path), &vars).unwrap();
-    let services =
-        std::sync::Arc::new(wharf_core::services::Services::start(config).await.unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(wharf_worker::run(services.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let (services, stop) = app.workers_under_another_prefix(toml).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let report = wharf_core::sweep::reconcile(&services).await.unwrap();
     assert_eq!(

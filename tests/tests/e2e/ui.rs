@@ -199,6 +199,22 @@ bytes = 1073741824
         .await
         .unwrap();
     let name = format!("{}_notes.txt", &stored["filehash"].as_str().unwrap()[..7]);
+    // Its ciphertext is a CAR the server stores; the browser adds it to the dataset.
+    let found: Value = client
+        .get(format!(
+            "{base}/api/find/{}",
+            stored["filehash"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored_root = found["cid"]
+        .as_str()
+        .expect("find names its CID")
+        .to_string();
 
     // What the operator set up beforehand: a dataset, a provider with a replication profile
     // for it, and a deal-making wallet. The browser imports the contents and makes the deals.
@@ -262,6 +278,7 @@ bytes = 1073741824
         .env("WALLET_RPC", &chain.url)
         .env("WALLET_KEY", chain::KEYS[user])
         .env("IMPORT_FILE", &csv)
+        .env("STORED_ROOT", stored_root.as_str())
         .arg(js.join("ui.mjs"))
         .arg(&base)
         .arg(&token)
@@ -321,6 +338,17 @@ bytes = 1073741824
     assert_eq!(
         seen["imported"], "2 imported, 1 refused",
         "the CSV's rows, the bad one refused"
+    );
+    assert_eq!(
+        seen["carAdded"],
+        format!("Computing the piece CID of {stored_root}."),
+        "{seen}"
+    );
+    assert!(
+        seen["contentsAfterCar"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("3 ")),
+        "the stored CAR became the dataset's third piece: {seen}"
     );
     assert_eq!(seen["dealsMade"], "2 deals requested.");
     assert_eq!(

@@ -19,6 +19,12 @@ const Datasets = graphql(`
       bytesReplicated {
         raw
       }
+      pieceComputations {
+        carId
+        root
+        status
+        error
+      }
     }
     providers {
       actorId
@@ -71,6 +77,15 @@ const ImportContents = graphql(`
     importContents(datasetId: $datasetId, contents: $contents) {
       success
       fail
+    }
+  }
+`);
+
+const AddStoredCar = graphql(`
+  mutation AddStoredCar($datasetId: Int!, $root: String!, $contentLocation: String) {
+    addStoredCar(datasetId: $datasetId, root: $root, contentLocation: $contentLocation) {
+      carId
+      status
     }
   }
 `);
@@ -166,6 +181,15 @@ function Overview() {
   const [imported, setImported] = useState<string | null>(null);
   const [target, setTarget] = useState<number | null>(null);
 
+  // Pieces being computed from stored CARs: looked at again every second until all ended.
+  const computing = state.data?.datasets.some((d) => d.pieceComputations.some((p) => p.status === "COMPUTING"));
+  useEffect(() => {
+    if (!computing) return;
+    const timer = setInterval(() => state.reload(), 1000);
+    return () => clearInterval(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [computing]);
+
   // Live updates for every dataset while this page is open.
   useEffect(() => {
     const ids = state.data?.datasets.map((d) => d.id) ?? [];
@@ -234,11 +258,7 @@ function Overview() {
                   Import contents into
                   <select value={target ?? ""} onChange={(e) => setTarget(Number(e.currentTarget.value) || null)}>
                     <option value="">a dataset…</option>
-                    {d.datasets.map((ds) => (
-                      <option key={ds.id} value={ds.id}>
-                        {ds.name}
-                      </option>
-                    ))}
+                    <DatasetOptions datasets={d.datasets} />
                   </select>
                 </label>
                 <label>
@@ -255,6 +275,22 @@ function Overview() {
                 {imported && <p role="status">{imported}</p>}
                 <ErrorNote error={importing.error} />
               </div>
+            )}
+            {d.datasets.length > 0 && <AddCar datasets={d.datasets} onDone={state.reload} />}
+            {d.datasets.some((ds) => ds.pieceComputations.length > 0) && (
+              <>
+                <h3>Pieces from stored CARs</h3>
+                <ul aria-label="Pieces from stored CARs">
+                  {d.datasets.flatMap((ds) =>
+                    ds.pieceComputations.map((p) => (
+                      <li key={p.carId}>
+                        {ds.name}: <span class="mono">{p.root}</span> —{" "}
+                        {p.status === "COMPUTING" ? "computing its piece CID…" : `failed: ${p.error ?? "unknown"}`}
+                      </li>
+                    )),
+                  )}
+                </ul>
+              </>
             )}
           </Section>
           <Section title="Storage providers">
@@ -360,6 +396,70 @@ function Overview() {
   );
 }
 
+/** One option per dataset, valued by its id. */
+function DatasetOptions({ datasets }: { datasets: { id: number; name: string }[] }) {
+  return (
+    <>
+      {datasets.map((ds) => (
+        <option key={ds.id} value={ds.id}>
+          {ds.name}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** Adds a CAR this server stores (an upload, a hosted file) to a dataset by its root CID; a
+ * worker computes its piece CID and the dataset's contents grow by one. */
+function AddCar({ datasets, onDone }: { datasets: { id: number; name: string }[]; onDone: () => void }) {
+  const [dataset, setDataset] = useState(String(datasets[0]?.id ?? ""));
+  const [root, setRoot] = useState("");
+  const [location, setLocation] = useState("");
+  const [added, setAdded] = useState<string | null>(null);
+  const action = useAction();
+  const submit = () =>
+    action.run(async () => {
+      await request(
+        AddStoredCar,
+        { datasetId: Number(dataset), root: root.trim(), contentLocation: location.trim() || null },
+        "operator",
+      );
+      setAdded(`Computing the piece CID of ${root.trim()}.`);
+      setRoot("");
+      onDone();
+    });
+  return (
+    <form
+      class="inline"
+      aria-label="Add a stored CAR"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      <label>
+        Add the stored CAR with root
+        <input value={root} onInput={(e) => setRoot(e.currentTarget.value)} placeholder="bafy…" />
+      </label>
+      <label>
+        into dataset
+        <select value={dataset} onChange={(e) => setDataset(e.currentTarget.value)}>
+          <DatasetOptions datasets={datasets} />
+        </select>
+      </label>
+      <label>
+        Content location (optional; {"{pieceCid}"} is filled in)
+        <input value={location} onInput={(e) => setLocation(e.currentTarget.value)} />
+      </label>
+      <button type="submit" disabled={action.pending || !root.trim() || !dataset}>
+        Add CAR
+      </button>
+      {added && <p role="status">{added}</p>}
+      <ErrorNote error={action.error} />
+    </form>
+  );
+}
+
 /** Asks for deals: pieces of a dataset (or any the provider's profiles allow) replicated to a
  * provider; the worker hands them to the deal engine and the table follows them live. */
 function MakeDeals({
@@ -413,11 +513,7 @@ function MakeDeals({
         from
         <select value={dataset} onChange={(e) => setDataset(e.currentTarget.value)}>
           <option value="">any dataset</option>
-          {datasets.map((ds) => (
-            <option key={ds.id} value={ds.id}>
-              {ds.name}
-            </option>
-          ))}
+          <DatasetOptions datasets={datasets} />
         </select>
       </label>
       <label>
