@@ -22,6 +22,9 @@ use wharf_core::{
 
 use crate::state::AppState;
 
+/// What is served by CID (or piece CID) never changes.
+const IMMUTABLE: &str = "public, max-age=29030400, immutable";
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(serve))
@@ -241,28 +244,21 @@ async fn piece_response(content: &ContentStore, piece_cid: &str) -> Result<Respo
         return Err(GatewayError::PieceNotFound(piece_cid.to_string()));
     };
     let stream = content.read_car(&car).await?;
-    let mut response = Response::new(Body::from_stream(stream));
-    let out = response.headers_mut();
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.ipld.car"),
+    let mut out = HeaderMap::new();
+    put(
+        &mut out,
+        header::CONTENT_TYPE.as_str(),
+        "application/vnd.ipld.car",
     );
-    out.insert(
-        header::CONTENT_LENGTH,
-        HeaderValue::from(car.car_bytes.max(0) as u64),
+    put(
+        &mut out,
+        header::CONTENT_LENGTH.as_str(),
+        &car.car_bytes.max(0).to_string(),
     );
-    out.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=29030400, immutable"),
-    );
-    out.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{piece_cid}\"")) {
-        out.insert(header::ETAG, etag);
-    }
-    Ok(response)
+    put(&mut out, header::CACHE_CONTROL.as_str(), IMMUTABLE);
+    put(&mut out, header::X_CONTENT_TYPE_OPTIONS.as_str(), "nosniff");
+    put(&mut out, header::ETAG.as_str(), &format!("\"{piece_cid}\""));
+    Ok((StatusCode::OK, out, Body::from_stream(stream)).into_response())
 }
 
 fn requested_format(query: &GatewayQuery, headers: &HeaderMap) -> Result<Format, GatewayError> {
@@ -335,11 +331,7 @@ async fn respond(
     let mut out = HeaderMap::new();
     put(&mut out, "x-ipfs-path", &ipfs_path);
     put(&mut out, "x-ipfs-roots", &root.to_string());
-    put(
-        &mut out,
-        header::CACHE_CONTROL.as_str(),
-        "public, max-age=29030400, immutable",
-    );
+    put(&mut out, header::CACHE_CONTROL.as_str(), IMMUTABLE);
     put(&mut out, header::X_CONTENT_TYPE_OPTIONS.as_str(), "nosniff");
     match format {
         Format::Raw => {

@@ -110,9 +110,8 @@ fn without_loopback_tls(url: &str) -> String {
     let Ok(parsed) = url::Url::parse(url) else {
         return url.to_string();
     };
-    let postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
     let chosen = parsed.query_pairs().any(|(k, _)| k == "sslmode");
-    if !postgres || chosen || !is_loopback(&parsed) {
+    if chosen || !is_loopback_postgres(&parsed) {
         return url.to_string();
     }
     let mut changed = parsed;
@@ -120,8 +119,11 @@ fn without_loopback_tls(url: &str) -> String {
     changed.to_string()
 }
 
-/// Whether a URL's host is this machine: localhost, 127.0.0.0/8 or ::1.
-pub(crate) fn is_loopback(url: &url::Url) -> bool {
+/// Whether a URL names PostgreSQL on this machine: localhost, 127.0.0.0/8 or ::1.
+pub(crate) fn is_loopback_postgres(url: &url::Url) -> bool {
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return false;
+    }
     match url.host() {
         // Not a special scheme to the url crate: an IP address arrives as a domain.
         Some(url::Host::Domain(name)) => {

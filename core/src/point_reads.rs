@@ -113,9 +113,16 @@ impl FilePool {
 /// a read), and each statement is prepared once per connection.
 struct PgPipe {
     config: tokio_postgres::Config,
-    slots: Vec<Mutex<Option<Arc<PgSlot>>>>,
-    connecting: Vec<tokio::sync::Mutex<()>>,
+    lanes: Vec<PgLane>,
     next: std::sync::atomic::AtomicUsize,
+}
+
+/// One pipelined connection, opened on first use and again once the server ends it.
+#[derive(Default)]
+struct PgLane {
+    current: Mutex<Option<Arc<PgSlot>>>,
+    /// Held while connecting, so that a burst of reads opens one connection, not one each.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 struct PgSlot {
@@ -128,47 +135,39 @@ impl PgPipe {
     /// other URL keeps the pool, which does TLS as the URL asks.
     fn for_url(url: &str) -> Option<Self> {
         let parsed = url::Url::parse(url).ok()?;
-        if !matches!(parsed.scheme(), "postgres" | "postgresql") || !crate::db::is_loopback(&parsed)
+        if !crate::db::is_loopback_postgres(&parsed)
+            || parsed
+                .query_pairs()
+                .any(|(k, v)| k == "sslmode" && v != "disable")
         {
             return None;
         }
-        if parsed
-            .query_pairs()
-            .any(|(k, v)| k == "sslmode" && v != "disable")
-        {
-            return None;
-        }
-        let config: tokio_postgres::Config = url.parse().ok()?;
-        let slots = (0..PG_CONNECTIONS).map(|_| Mutex::new(None)).collect();
         Some(Self {
-            config,
-            slots,
-            connecting: (0..PG_CONNECTIONS)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            config: url.parse().ok()?,
+            lanes: (0..PG_CONNECTIONS).map(|_| PgLane::default()).collect(),
             next: std::sync::atomic::AtomicUsize::new(0),
         })
     }
+}
 
-    fn current(&self, index: usize) -> Option<Arc<PgSlot>> {
-        self.slots[index]
+impl PgLane {
+    fn open(&self) -> Option<Arc<PgSlot>> {
+        self.current
             .lock()
             .ok()
             .and_then(|s| s.clone())
             .filter(|s| !s.client.is_closed())
     }
 
-    async fn slot(&self, index: usize) -> Result<Arc<PgSlot>, DbErr> {
-        if let Some(slot) = self.current(index) {
+    async fn slot(&self, config: &tokio_postgres::Config) -> Result<Arc<PgSlot>, DbErr> {
+        if let Some(slot) = self.open() {
             return Ok(slot);
         }
-        // One connection attempt per slot at a time: a burst of reads waits for it.
-        let _connecting = self.connecting[index].lock().await;
-        if let Some(slot) = self.current(index) {
+        let _connecting = self.connecting.lock().await;
+        if let Some(slot) = self.open() {
             return Ok(slot);
         }
-        let (client, connection) = self
-            .config
+        let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await
             .map_err(|e| DbErr::Custom(format!("point-read connection: {}", pg_detail(&e))))?;
@@ -181,15 +180,17 @@ impl PgPipe {
             client,
             statements: Mutex::new(std::collections::HashMap::new()),
         });
-        if let Ok(mut current) = self.slots[index].lock() {
+        if let Ok(mut current) = self.current.lock() {
             *current = Some(slot.clone());
         }
         Ok(slot)
     }
+}
 
+impl PgPipe {
     async fn i64_by_key(&self, sql_text: &'static str, key: &str) -> Result<Option<i64>, DbErr> {
-        let index = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.slots.len();
-        let slot = self.slot(index).await?;
+        let index = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.lanes.len();
+        let slot = self.lanes[index].slot(&self.config).await?;
         let cached = slot
             .statements
             .lock()

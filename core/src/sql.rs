@@ -45,7 +45,7 @@ pub async fn insert_rows<C: ConnectionTrait>(
 }
 
 /// `($1, $2, …), ($n+1, …)`: `rows` groups of `columns` numbered placeholders.
-fn row_placeholders(rows: usize, columns: usize) -> String {
+pub fn row_placeholders(rows: usize, columns: usize) -> String {
     use std::fmt::Write;
     let mut text = String::with_capacity(rows * columns * 5);
     for row in 0..rows {

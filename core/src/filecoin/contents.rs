@@ -16,6 +16,8 @@ use crate::{sql, time::now_ms};
 const BATCH: usize = 500;
 /// Most rows one import may carry.
 pub const MAX_ROWS: usize = 1_000_000;
+/// Longest content location a piece may have (the column's width).
+pub const MAX_LOCATION_BYTES: usize = 2048;
 
 /// One piece as imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +51,11 @@ impl ContentRow {
         if self
             .content_location
             .as_ref()
-            .is_some_and(|l| l.len() > 2048)
+            .is_some_and(|l| l.len() > MAX_LOCATION_BYTES)
         {
-            return Err("content_location is longer than 2048 characters".into());
+            return Err(format!(
+                "content_location is longer than {MAX_LOCATION_BYTES} characters"
+            ));
         }
         Ok(())
     }
@@ -229,38 +233,25 @@ pub async fn import(
     let now = now_ms();
     let txn = sql::begin_write(db).await?;
     for chunk in good.chunks(BATCH) {
-        let mut text = String::from(
-            "INSERT INTO contents (comm_p, payload_cid, size, padded_size, dataset_id, num_replications, content_location, created_at, updated_at) VALUES ",
-        );
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 8);
-        for (i, (dataset_id, row)) in chunk.iter().enumerate() {
-            let b = i * 8;
-            if i > 0 {
-                text.push_str(", ");
-            }
-            text.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, 0, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8
-            ));
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 9);
+        for (dataset_id, row) in chunk {
             values.extend([
                 row.comm_p.clone().into(),
                 row.payload_cid.clone().into(),
                 (row.size as i64).into(),
                 (row.padded_size as i64).into(),
                 (*dataset_id).into(),
+                0i64.into(),
                 row.content_location.clone().into(),
                 now.into(),
                 now.into(),
             ]);
         }
-        text.push_str(" ON CONFLICT (comm_p) DO NOTHING RETURNING comm_p");
+        let text = format!(
+            "INSERT INTO contents (comm_p, payload_cid, size, padded_size, dataset_id, num_replications, content_location, created_at, updated_at) \
+             VALUES {} ON CONFLICT (comm_p) DO NOTHING RETURNING comm_p",
+            sql::row_placeholders(chunk.len(), 9)
+        );
         #[derive(FromQueryResult)]
         struct Stored {
             comm_p: String,

@@ -55,6 +55,8 @@ pub enum PieceError {
     Db(#[from] DbErr),
     #[error(transparent)]
     Content(#[from] ContentError),
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
     #[error("reading the stored CAR failed: {0}")]
     Read(#[from] std::io::Error),
     #[error("the stored CAR is {found} bytes long, its record says {recorded}")]
@@ -79,10 +81,14 @@ pub async fn add(
     let content_location = content_location
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty());
-    if content_location.as_ref().is_some_and(|l| l.len() > 2048) {
-        return Err(DatasetError::Invalid(
-            "contentLocation is longer than 2048 characters".into(),
-        ));
+    if content_location
+        .as_ref()
+        .is_some_and(|l| l.len() > contents::MAX_LOCATION_BYTES)
+    {
+        return Err(DatasetError::Invalid(format!(
+            "contentLocation is longer than {} characters",
+            contents::MAX_LOCATION_BYTES
+        )));
     }
     let Some(car) = content.car_by_root(root).await? else {
         return Err(DatasetError::NotFound(format!(
@@ -256,12 +262,7 @@ async fn run(
     if outcome.success.is_empty() {
         // Present already: stored by an earlier run of this computation that died before
         // ending it, or a piece of another dataset.
-        let holder = contents::by_pieces(db, vec![comm_p.clone()])
-            .await
-            .map_err(|e| match e {
-                DatasetError::Db(e) => PieceError::Db(e),
-                other => PieceError::Db(DbErr::Custom(other.to_string())),
-            })?;
+        let holder = contents::by_pieces(db, vec![comm_p.clone()]).await?;
         match holder.first() {
             Some(c) if c.dataset_id == row.dataset_id => {}
             Some(c) => {
