@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     car,
     commp::{CommP, PieceInfo},
-    unixfs::{Block, FileBuilder, Profile},
+    unixfs::{BlockSink, FileBuilder, Profile},
 };
 
 /// Where a block's bytes sit in the CAR body.
@@ -31,7 +31,6 @@ pub struct Ingest {
     size: u64,
     /// More than one core: hash the whole file beside the leaves.
     parallel: bool,
-    blocks: Vec<Block>,
     block_count: u64,
     car_body_bytes: u64,
 }
@@ -77,7 +76,6 @@ impl Ingest {
             commp: None,
             size: 0,
             parallel: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
-            blocks: Vec::new(),
             block_count: 0,
             car_body_bytes: 0,
         }
@@ -86,43 +84,69 @@ impl Ingest {
     /// Feeds bytes; CAR sections of the blocks they complete are appended to `car_out`.
     pub fn write(&mut self, data: &[u8], car_out: &mut Vec<u8>) {
         self.size += data.len() as u64;
-        let (sha256, file, blocks) = (&mut self.sha256, &mut self.file, &mut self.blocks);
-        if self.parallel && data.len() >= PARALLEL_MIN {
+        let Self {
+            locations,
+            sha256,
+            file,
+            commp,
+            parallel,
+            block_count,
+            car_body_bytes,
+            ..
+        } = self;
+        let mut sections = CarSections {
+            out: car_out,
+            locations,
+            body_bytes: car_body_bytes,
+            blocks: block_count,
+        };
+        if *parallel && data.len() >= PARALLEL_MIN {
             // The file's sha256 and its leaves' hashes are two passes over the same bytes:
             // on two cores they take the time of one.
             std::thread::scope(|scope| {
                 scope.spawn(|| sha256.update(data));
-                file.write(data, blocks);
+                file.write(data, &mut sections);
             });
         } else {
             sha256.update(data);
-            file.write(data, blocks);
+            file.write(data, &mut sections);
         }
-        if let Some(commp) = &mut self.commp {
+        if let Some(commp) = commp {
             commp.write(data);
         }
-        self.drain(car_out);
     }
 
     /// Ends the file. The last blocks' sections go to `car_out` and their locations to
     /// `locations_out`.
     pub fn finish(
-        mut self,
+        self,
         car_out: &mut Vec<u8>,
         locations_out: &mut Vec<BlockLocation>,
     ) -> IngestSummary {
-        let root = self.file.finish(&mut self.blocks);
-        self.file = FileBuilder::cid_only(Profile::KUBO);
-        self.drain(car_out);
-        locations_out.append(&mut self.locations);
-        let piece = self.commp.map(CommP::finish);
+        let Self {
+            mut locations,
+            sha256,
+            file,
+            commp,
+            size,
+            mut block_count,
+            mut car_body_bytes,
+            ..
+        } = self;
+        let root = file.finish(&mut CarSections {
+            out: car_out,
+            locations: &mut locations,
+            body_bytes: &mut car_body_bytes,
+            blocks: &mut block_count,
+        });
+        locations_out.append(&mut locations);
         IngestSummary {
-            size: self.size,
-            sha256: self.sha256.finalize().into(),
+            size,
+            sha256: sha256.finalize().into(),
             root: root.cid,
-            piece,
-            blocks: self.block_count,
-            car_body_bytes: self.car_body_bytes,
+            piece: commp.map(CommP::finish),
+            blocks: block_count,
+            car_body_bytes,
         }
     }
 
@@ -130,21 +154,30 @@ impl Ingest {
     pub fn take_locations(&mut self) -> Vec<BlockLocation> {
         std::mem::take(&mut self.locations)
     }
+}
 
-    fn drain(&mut self, car_out: &mut Vec<u8>) {
-        for block in self.blocks.drain(..) {
-            let before = car_out.len();
-            car::append_section(&block.cid, &block.data, car_out);
-            let written = (car_out.len() - before) as u64;
-            let length = block.data.len() as u64;
-            self.locations.push(BlockLocation {
-                cid: block.cid,
-                offset: self.car_body_bytes + written - length,
-                length,
-            });
-            self.car_body_bytes += written;
-            self.block_count += 1;
-        }
+/// Appends each finished block to the CAR as a section and notes where its bytes sit. A leaf
+/// arrives as a slice of the input, so its bytes are copied once, into the CAR.
+struct CarSections<'a> {
+    out: &'a mut Vec<u8>,
+    locations: &'a mut Vec<BlockLocation>,
+    body_bytes: &'a mut u64,
+    blocks: &'a mut u64,
+}
+
+impl BlockSink for CarSections<'_> {
+    fn block(&mut self, cid: Cid, data: &[u8]) {
+        let before = self.out.len();
+        car::append_section(&cid, data, self.out);
+        let written = (self.out.len() - before) as u64;
+        let length = data.len() as u64;
+        self.locations.push(BlockLocation {
+            cid,
+            offset: *self.body_bytes + written - length,
+            length,
+        });
+        *self.body_bytes += written;
+        *self.blocks += 1;
     }
 }
 

@@ -72,6 +72,22 @@ pub struct Block {
     pub data: Vec<u8>,
 }
 
+/// Where a builder puts the blocks it finishes, in creation order.
+pub trait BlockSink {
+    /// `data` is only borrowed: a leaf is handed straight from the input, so a sink that
+    /// writes it somewhere (a CAR) copies the file's bytes once.
+    fn block(&mut self, cid: Cid, data: &[u8]);
+}
+
+impl BlockSink for Vec<Block> {
+    fn block(&mut self, cid: Cid, data: &[u8]) {
+        self.push(Block {
+            cid,
+            data: data.to_vec(),
+        });
+    }
+}
+
 /// A finished DAG (or sub-DAG) as its parent links to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -116,7 +132,7 @@ impl FileBuilder {
     }
 
     /// Feeds bytes; finished blocks are appended to `out`.
-    pub fn write(&mut self, mut data: &[u8], out: &mut Vec<Block>) {
+    pub fn write(&mut self, mut data: &[u8], out: &mut impl BlockSink) {
         let size = self.profile.chunk_size;
         while !data.is_empty() {
             if self.chunk.is_empty() && data.len() >= size {
@@ -139,7 +155,7 @@ impl FileBuilder {
     }
 
     /// Ends the file: emits the remaining blocks and returns the root.
-    pub fn finish(mut self, out: &mut Vec<Block>) -> Node {
+    pub fn finish(mut self, out: &mut impl BlockSink) -> Node {
         if !self.chunk.is_empty() || self.leaves == 0 {
             let chunk = std::mem::take(&mut self.chunk);
             self.leaf(&chunk, out);
@@ -157,16 +173,13 @@ impl FileBuilder {
         }
     }
 
-    fn leaf(&mut self, chunk: &[u8], out: &mut Vec<Block>) {
+    fn leaf(&mut self, chunk: &[u8], out: &mut impl BlockSink) {
         self.leaves += 1;
         let len = chunk.len() as u64;
         let node = if self.profile.raw_leaves {
             let cid = v1_sha256(RAW, chunk);
             if self.emit_leaves {
-                out.push(Block {
-                    cid,
-                    data: chunk.to_vec(),
-                });
+                out.block(cid, chunk);
             }
             Node {
                 cid,
@@ -184,7 +197,7 @@ impl FileBuilder {
             let cid = self.profile.node_cid(&block);
             let tsize = block.len() as u64;
             if self.emit_leaves {
-                out.push(Block { cid, data: block });
+                out.block(cid, &block);
             }
             Node {
                 cid,
@@ -196,7 +209,7 @@ impl FileBuilder {
     }
 
     /// Adds a node at `level`; a level that already holds `max_links` first becomes a parent.
-    fn push(&mut self, level: usize, node: Node, out: &mut Vec<Block>) {
+    fn push(&mut self, level: usize, node: Node, out: &mut impl BlockSink) {
         if self.levels.len() <= level {
             self.levels.push(Vec::with_capacity(self.profile.max_links));
         }
@@ -210,7 +223,7 @@ impl FileBuilder {
         self.levels[level].push(node);
     }
 
-    fn parent(&self, children: &[Node], out: &mut Vec<Block>) -> Node {
+    fn parent(&self, children: &[Node], out: &mut impl BlockSink) -> Node {
         let filesize: u64 = children.iter().map(|c| c.filesize).sum();
         let data = UnixfsData {
             kind: UnixfsType::File,
@@ -229,7 +242,7 @@ impl FileBuilder {
         let block = encode_node(&links, Some(&data.encode()));
         let cid = self.profile.node_cid(&block);
         let tsize = block.len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
-        out.push(Block { cid, data: block });
+        out.block(cid, &block);
         Node {
             cid,
             tsize,

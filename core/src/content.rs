@@ -56,6 +56,36 @@ const PIPELINE_DEPTH: usize = 2;
 /// Input buffers an import uses at most: those queued, those being hashed and read, spares.
 const INPUT_BUFFERS: usize = PIPELINE_DEPTH * 2 + 2;
 
+/// How long an import waits for more input to fill a chunk before it hashes what it has.
+const FILL_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Reads into `buf` until it is full, the input ends, or `FILL_WINDOW` has passed since the
+/// first bytes: a request body arrives in pieces of a few KiB, and hashing each as its own
+/// chunk kept the hashing stage on one core (on two, a whole chunk's file hash runs beside its
+/// leaves' hashes). On a slow link the window keeps chunks, and the import's progress
+/// records, moving. Returns the bytes read and whether the input ended.
+async fn fill<R: AsyncRead + Unpin>(
+    input: &mut R,
+    buf: &mut [u8],
+) -> Result<(usize, bool), ContentError> {
+    let first = input.read(buf).await.map_err(ContentError::Read)?;
+    if first == 0 {
+        return Ok((0, true));
+    }
+    let deadline = tokio::time::Instant::now() + FILL_WINDOW;
+    let mut n = first;
+    while n < buf.len() {
+        // `read` is cancel-safe: a read cut off by the deadline has consumed nothing.
+        match tokio::time::timeout_at(deadline, input.read(&mut buf[n..])).await {
+            Ok(Ok(0)) => return Ok((n, true)),
+            Ok(Ok(more)) => n += more,
+            Ok(Err(e)) => return Err(ContentError::Read(e)),
+            Err(_) => break,
+        }
+    }
+    Ok((n, false))
+}
+
 /// One chunk's output of the hashing stage: its CAR bytes, the blocks they hold, and the
 /// input buffer to reuse.
 struct Hashed {
@@ -231,18 +261,17 @@ impl ContentStore {
             Piece::Compute => Ingest::new(profile, self.commp_threads),
             Piece::Skip => Ingest::without_commp(profile),
         };
-        // Chunks in flight between the stages; buffers go round instead of being reallocated.
+        // Chunks in flight between the stages; input buffers go round instead of being
+        // reallocated.
         let (to_hash, mut chunks) = tokio::sync::mpsc::channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
         let (to_store, mut hashed) = tokio::sync::mpsc::channel::<Hashed>(PIPELINE_DEPTH);
         let (recycle, mut free) = tokio::sync::mpsc::channel::<Vec<u8>>(INPUT_BUFFERS);
-        let (recycle_car, mut free_car) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
         let hasher = tokio::task::spawn_blocking(move || {
             let mut car = Vec::with_capacity(READ_CHUNK + 4096);
             while let Some((buf, n)) = chunks.blocking_recv() {
                 ingest.write(&buf[..n], &mut car);
-                let next = free_car
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK + 4096));
+                // The CAR bytes go to the blob store as they are (no copy into its buffer).
+                let next = Vec::with_capacity(READ_CHUNK + 4096);
                 let out = Hashed {
                     car: std::mem::replace(&mut car, next),
                     locations: ingest.take_locations(),
@@ -273,7 +302,7 @@ impl ContentStore {
                         .await
                         .ok_or_else(|| ContentError::Task("the store stage ended".into()))?,
                 };
-                let n = input.read(&mut buf).await.map_err(ContentError::Read)?;
+                let (n, ended) = fill(input, &mut buf).await?;
                 if n == 0 {
                     return Ok::<_, ContentError>(());
                 }
@@ -287,6 +316,9 @@ impl ContentStore {
                     .send((buf, n))
                     .await
                     .map_err(|_| ContentError::Task("the hashing stage ended".into()))?;
+                if ended {
+                    return Ok(());
+                }
             }
         };
         let store = async {
@@ -295,9 +327,7 @@ impl ContentStore {
             while let Some(mut out) = hashed.recv().await {
                 let _ = recycle.try_send(std::mem::take(&mut out.buf));
                 writer.wait_for_capacity(2).await?;
-                writer.write(&out.car);
-                out.car.clear();
-                let _ = recycle_car.try_send(out.car);
+                writer.put(bytes::Bytes::from(std::mem::take(&mut out.car)));
                 pending.append(&mut out.locations);
                 if pending.len() >= INDEX_BATCH {
                     self.index(car_id, &mut pending).await?;

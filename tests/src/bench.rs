@@ -23,3 +23,44 @@ pub fn status_kib(field: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// CPU time this process has used so far (user + system, all threads), in seconds.
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after its closing ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name, in ticks
+    // of 1/100 s (USER_HZ on Linux).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Appends `(name, value, ratio to the limit)` lines to the file `BENCH_SUMMARY` names, if it
+/// is set (bench/all's summary, compared by bench/compare).
+pub fn append_summary(lines: &[(&str, String, String)]) {
+    use std::io::Write;
+    let Ok(path) = std::env::var("BENCH_SUMMARY") else {
+        return;
+    };
+    let text: String = lines
+        .iter()
+        .map(|(name, value, ratio)| format!("{name}\t{value}\t{ratio}\n"))
+        .collect();
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("cannot append to {path}: {e}");
+    }
+}
