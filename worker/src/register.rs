@@ -30,6 +30,47 @@ pub fn unique_name(queue: &str) -> String {
     )
 }
 
+/// Wakes a worker every `every` to fetch. apalis' own interval strategy arms its next delay
+/// without polling it, so that delay registers no waker: a worker woken by nothing else
+/// (no fetch in flight) slept until its heartbeat, and a job pushed meanwhile waited seconds.
+pub struct EveryInterval {
+    every: Duration,
+    next: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl EveryInterval {
+    pub fn new(every: Duration) -> Self {
+        Self { every, next: None }
+    }
+}
+
+impl Clone for EveryInterval {
+    fn clone(&self) -> Self {
+        Self::new(self.every)
+    }
+}
+
+impl apalis_core::backend::ext::poll_strategy::PollStrategy for EveryInterval {
+    fn poll_drive(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        _: &apalis_core::backend::ext::poll_strategy::PollSnapshot,
+    ) -> std::task::Poll<Option<()>> {
+        let every = self.every;
+        let next = self
+            .next
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
+        if next.as_mut().poll(cx).is_pending() {
+            return std::task::Poll::Pending;
+        }
+        // Armed and polled at once, so that it wakes this worker when it is due.
+        let mut following = Box::pin(tokio::time::sleep(every));
+        let _ = following.as_mut().poll(cx);
+        self.next = Some(following);
+        std::task::Poll::Ready(Some(()))
+    }
+}
+
 /// Exponential backoff between attempts: 1 s, 2 s, 4 s ... capped at 5 minutes, with jitter.
 pub fn retry_policy(retries: usize) -> BackoffRetryPolicy<ExponentialBackoff> {
     let maker = ExponentialBackoffMaker::new(
@@ -60,7 +101,8 @@ macro_rules! register_job {
                 let storage = storage.clone();
                 let poll = std::time::Duration::from_millis(services.config.jobs.poll_interval_ms);
                 $crate::register_job!(@build $monitor, $queue,
-                    apalis::prelude::BackendExt::poll_with_interval(storage.clone(), poll),
+                    apalis::prelude::BackendExt::poll_with_strategy(
+                        storage.clone(), $crate::register::EveryInterval::new(poll)),
                     $handler, services)
             }
             // apalis-redis fetches at each heartbeat only (10 s): poll it as often as SQLite.
@@ -68,7 +110,8 @@ macro_rules! register_job {
                 let storage = storage.clone();
                 let poll = std::time::Duration::from_millis(services.config.jobs.poll_interval_ms);
                 $crate::register_job!(@build $monitor, $queue,
-                    apalis::prelude::BackendExt::poll_with_interval(storage.clone(), poll),
+                    apalis::prelude::BackendExt::poll_with_strategy(
+                        storage.clone(), $crate::register::EveryInterval::new(poll)),
                     $handler, services)
             }
         }
@@ -253,5 +296,33 @@ mod tests {
         // An abort gives up at once.
         let out = failure_logged(1, Box::new(AbortError::new("bad input".to_string()))).await;
         assert!(out.contains("job gave up"), "{out}");
+    }
+
+    /// Polled the way apalis polls it (once per wake-up of the worker, nothing else waking
+    /// it), the interval keeps waking the worker: a job pushed to an idle queue is fetched
+    /// within one interval, not at the next heartbeat.
+    #[tokio::test]
+    async fn the_poll_interval_wakes_an_idle_worker_on_every_tick() {
+        use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy};
+        let mut strategy = super::EveryInterval::new(Duration::from_millis(20));
+        let snapshot = PollSnapshot::default();
+        let mut ticks = 0;
+        let ticked = tokio::time::timeout(
+            Duration::from_secs(5),
+            std::future::poll_fn(|cx| {
+                if strategy.poll_drive(cx, &snapshot).is_ready() {
+                    ticks += 1;
+                    if ticks == 10 {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+                std::task::Poll::Pending
+            }),
+        )
+        .await;
+        assert!(
+            ticked.is_ok(),
+            "the worker was woken {ticks} times, then never"
+        );
     }
 }
