@@ -116,6 +116,7 @@ pub(crate) fn sqlite_file_of(db: &DatabaseConnection) -> Option<String> {
         .flatten()
 }
 
+/// A pool on `url`: the shared one, or a SQLite file's writer.
 async fn open(url: &str, pool: Pool) -> Result<DatabaseConnection, DbError> {
     let mut options = ConnectOptions::new(without_loopback_tls(url));
     options
