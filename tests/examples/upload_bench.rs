@@ -131,10 +131,8 @@ async fn main() {
         .collect();
     let peak = rss_kib("VmHWM:");
     let rate = bytes as f64 / upload_secs / 1e6;
-    println!(
-        "input {mib} MiB, {} threads",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("input {mib} MiB, {cores} threads");
     println!("sha256 (one core, the limit)          {sha_rate:>8.1} MB/s");
     println!("new-file write (the storage's limit)  {write_rate:>8.1} MB/s");
     println!(
@@ -143,9 +141,8 @@ async fn main() {
         rate / write_rate
     );
     println!(
-        "CPU during the upload                 {:>8.2} cores busy of {} (client and server)",
-        upload_cpu / upload_secs,
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        "CPU during the upload                 {:>8.2} cores busy of {cores} (client and server)",
+        upload_cpu / upload_secs
     );
     println!(
         "upload -> status 400 (ipfs storage)   {:>8.0} ms after the upload returned ({})",
