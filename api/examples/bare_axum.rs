@@ -3,6 +3,10 @@
 use axum::{Json, Router, routing::get};
 use serde_json::json;
 
+// The same allocator as the `wharf` binary, so that the limit and wharf are measured alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args()

@@ -27,10 +27,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// What a `wharf worker` process serves on `worker_listen`: its health and its metrics (the
 /// jobs it ran), for probes and for Prometheus to scrape every replica.
 pub fn operations_router(services: Arc<Services>) -> Router {
-    let schema = graphql::build(services.clone());
+    let schemas = graphql::build(services.clone());
     let state = AppState(Arc::new(App {
         services,
-        schema,
+        schemas,
         metrics: metrics::handle(),
     }));
     Router::new()
@@ -44,10 +44,10 @@ pub fn operations_router(services: Arc<Services>) -> Router {
 /// Builds the whole HTTP application over started services.
 pub fn router(services: Arc<Services>) -> Router {
     let config = services.config.clone();
-    let schema = graphql::build(services.clone());
+    let schemas = graphql::build(services.clone());
     let state = AppState(Arc::new(App {
         services,
-        schema,
+        schemas,
         metrics: metrics::handle(),
     }));
 

@@ -4,11 +4,11 @@ use std::{ops::Deref, sync::Arc};
 use metrics_exporter_prometheus::PrometheusHandle;
 use wharf_core::services::Services;
 
-use crate::graphql::WharfSchema;
+use crate::graphql::Schemas;
 
 pub struct App {
     pub services: Arc<Services>,
-    pub schema: WharfSchema,
+    pub schemas: Schemas,
     pub metrics: PrometheusHandle,
 }
 

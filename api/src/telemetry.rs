@@ -5,8 +5,9 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 use wharf_core::config::LogFormat;
 
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,apalis=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,sea_orm=warn,apalis=info,async_graphql::graphql=warn")
+    });
     // tokio-postgres logs each statement's parameters at debug (access tokens among them):
     // never below info, whatever RUST_LOG says.
     let filter = match "tokio_postgres=info".parse() {

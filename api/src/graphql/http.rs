@@ -67,33 +67,47 @@ pub async fn execute(
     } else {
         config.http.max_body_bytes
     };
-    use futures::TryStreamExt;
-    let limited = http_body_util::Limited::new(body, limit);
-    let reader = http_body_util::BodyDataStream::new(limited)
-        .map_err(body_error)
-        .into_async_read();
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(usize::try_from(config.dbs.max_total_bytes).unwrap_or(usize::MAX))
         .max_num_files(config.dbs.max_files);
-    let batch =
-        match async_graphql::http::receive_batch_body(content_type.as_deref(), reader, options)
-            .await
-        {
-            Ok(batch) => batch,
-            Err(e) => {
-                let text = e.to_string();
-                let status = if text.contains("length limit") || text.contains("too large") {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                return error_response(
-                    status,
-                    Code::BadUserInput,
-                    &format!("invalid GraphQL request: {text}"),
-                );
+    let received = if multipart {
+        use futures::TryStreamExt;
+        let limited = http_body_util::Limited::new(body, limit);
+        let reader = http_body_util::BodyDataStream::new(limited)
+            .map_err(body_error)
+            .into_async_read();
+        async_graphql::http::receive_batch_body(content_type.as_deref(), reader, options).await
+    } else {
+        // A JSON request is read whole (it is small), then parsed from memory: cheaper than
+        // feeding it through a stream adapter.
+        match axum::body::to_bytes(body, limit).await {
+            Ok(bytes) => {
+                async_graphql::http::receive_batch_body(
+                    content_type.as_deref(),
+                    &bytes[..],
+                    options,
+                )
+                .await
             }
-        };
+            Err(e) => Err(async_graphql::ParseRequestError::Io(body_error(e.into()))),
+        }
+    };
+    let batch = match received {
+        Ok(batch) => batch,
+        Err(e) => {
+            let text = e.to_string();
+            let status = if text.contains("length limit") || text.contains("too large") {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return error_response(
+                status,
+                Code::BadUserInput,
+                &format!("invalid GraphQL request: {text}"),
+            );
+        }
+    };
     if let BatchRequest::Batch(items) = &batch {
         let max = app.services.config.graphql.max_batch;
         if items.len() > max {
@@ -104,8 +118,9 @@ pub async fn execute(
             );
         }
     }
+    let schema = app.schemas.for_batch(&batch);
     let batch = batch.data(Caller(caller));
-    let mut response = app.schema.execute_batch(batch).await;
+    let mut response = schema.execute_batch(batch).await;
     match &mut response {
         async_graphql::BatchResponse::Single(one) => with_codes(one),
         async_graphql::BatchResponse::Batch(all) => all.iter_mut().for_each(with_codes),
@@ -139,7 +154,7 @@ pub async fn subscriptions(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = app.schema.clone();
+    let schema = app.schemas.full.clone();
     let services = app.services.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)

@@ -16,7 +16,9 @@ mod uploads;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{
+    Context, MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode,
+};
 use wharf_core::{auth::Principal, services::Services};
 
 use self::error::{Code, error};
@@ -75,18 +77,71 @@ pub fn sdl() -> String {
         .sdl_with_options(async_graphql::SDLExportOptions::new().sorted_fields())
 }
 
-/// The serving schema, with services and the configured limits.
-pub fn build(services: Arc<Services>) -> WharfSchema {
+/// The serving schemas. Both share the services, the limits and one cache of parsed
+/// documents. `full` runs every validation rule; `known` runs only those that depend on a
+/// request's variables (complexity, depth, upload files) and serves documents `full` has
+/// already validated: a web app sends the same few documents over and over, and the
+/// document-only rules cost a small query a fifth of its time (decision 138).
+#[derive(Clone)]
+pub struct Schemas {
+    pub full: WharfSchema,
+    known: WharfSchema,
+    documents: parse_cache::ParseCache,
+}
+
+impl Schemas {
+    /// The schema to execute `batch` with: `known` when every document in it has passed
+    /// `full`'s validation before.
+    pub fn for_batch(&self, batch: &async_graphql::BatchRequest) -> &WharfSchema {
+        let known = match batch {
+            async_graphql::BatchRequest::Single(one) => self.documents.validated(&one.query),
+            async_graphql::BatchRequest::Batch(all) => {
+                all.iter().all(|one| self.documents.validated(&one.query))
+            }
+        };
+        if known { &self.known } else { &self.full }
+    }
+}
+
+/// The serving schemas, with services and the configured limits.
+pub fn build(services: Arc<Services>) -> Schemas {
+    let documents = parse_cache::ParseCache::default();
+    let full = build_one(
+        services.clone(),
+        &documents.for_full_validation(),
+        ValidationMode::Strict,
+    );
+    let known = build_one(services, &documents, ValidationMode::Fast);
+    Schemas {
+        full,
+        known,
+        documents,
+    }
+}
+
+fn build_one(
+    services: Arc<Services>,
+    documents: &parse_cache::ParseCache,
+    mode: ValidationMode,
+) -> WharfSchema {
     let limits = services.config.graphql.clone();
-    schema_builder()
+    let builder = schema_builder()
         .data(services)
+        .validation_mode(mode)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(8)
-        .extension(async_graphql::extensions::Tracing)
-        .extension(parse_cache::ParseCache::default())
-        .finish()
+        .limit_directives(8);
+    // Spans per request, stage and field cost a small query a tenth of its time, and the
+    // extension renders the whole document for its `parse` span even when nothing records
+    // it: it is installed only where the log filter asks for them
+    // (`RUST_LOG=async_graphql::graphql=info`; decision 137).
+    let builder = if tracing::enabled!(target: "async_graphql::graphql", tracing::Level::INFO) {
+        builder.extension(async_graphql::extensions::Tracing)
+    } else {
+        builder
+    };
+    builder.extension(documents.clone()).finish()
 }
 
 /// The complexity of a page of `first` items (default 20, at most 100), so that the

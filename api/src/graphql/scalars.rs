@@ -4,6 +4,9 @@
 //! (and every client built on it) rejects an `Int` that large. These scalars travel as JSON
 //! numbers, exact in JavaScript up to 2^53 − 1 (9 PB, or the year 287396), and accept a
 //! decimal string as input too, for clients that keep 64-bit values as strings.
+//!
+//! Each scalar also says which values are valid, so that a wrong variable is refused when the
+//! request is validated, before any field of a mutation runs (not when its field is reached).
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
@@ -33,6 +36,10 @@ pub struct Long(pub i64);
 impl ScalarType for Long {
     fn parse(value: Value) -> InputValueResult<Self> {
         whole(&value).map(Long)
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        whole::<Self>(value).is_ok()
     }
 
     fn to_value(&self) -> Value {
@@ -76,6 +83,10 @@ impl ScalarType for Timestamp {
         whole(&value).map(Timestamp)
     }
 
+    fn is_valid(value: &Value) -> bool {
+        whole::<Self>(value).is_ok()
+    }
+
     fn to_value(&self) -> Value {
         Value::Number(self.0.into())
     }
@@ -100,6 +111,10 @@ impl ScalarType for ChainId {
         u64::try_from(id)
             .map(ChainId)
             .map_err(|_| InputValueError::custom("a chain id is not negative"))
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        whole::<Self>(value).is_ok_and(|id| id >= 0)
     }
 
     fn to_value(&self) -> Value {

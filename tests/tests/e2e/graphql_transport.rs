@@ -166,3 +166,81 @@ async fn cors_allows_the_configured_origins_only() {
             .is_none()
     );
 }
+
+/// A query document the server has validated once skips the rules that depend on the
+/// document alone; what depends on each request is still checked: its variables (field by
+/// field) and the complexity its `first` asks for.
+#[tokio::test]
+async fn a_known_query_is_still_checked_against_each_requests_variables() {
+    let app = TestApp::spawn_with(&[("WHARF_GRAPHQL__MAX_COMPLEXITY", "60")]).await;
+    let token = app.new_token().await;
+    let (_, body) = app
+        .graphql(
+            "mutation($t: String!, $b: Long!) { deposit(token: $t, bytes: $b) }",
+            json!({"t": token, "b": 7}),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(body["data"]["deposit"], 7, "{body}");
+
+    let query = "query($t: String!, $f: Int) { balance(token: $t) ledger(token: $t, first: $f) { edges { node { amount } } } }";
+    for _ in 0..2 {
+        let (status, body) = app.graphql(query, json!({"t": token, "f": 5}), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["data"]["balance"], 7, "{body}");
+        assert_eq!(body["data"]["ledger"]["edges"][0]["node"]["amount"], 7);
+    }
+    // Wrong types, a missing required variable, a null where one is required.
+    for bad in [
+        json!({"t": token, "f": "five"}),
+        json!({"t": 5, "f": 5}),
+        json!({"f": 5}),
+        json!({"t": null}),
+    ] {
+        let (status, body) = app.graphql(query, bad.clone(), None).await;
+        assert_eq!(status, 200, "{bad}: {body}");
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{bad}: {body}");
+        assert!(body["data"]["ledger"].is_null(), "{bad}: {body}");
+    }
+    // 5 entries pass the complexity limit, 100 do not, on the known document too.
+    let (_, body) = app
+        .graphql(query, json!({"t": token, "f": 100}), None)
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("complex")),
+        "{body}"
+    );
+    assert!(body["data"].is_null(), "{body}");
+}
+
+/// A mutation is never run on the strength of an earlier validation: a wrong variable
+/// refuses the whole request before any field runs.
+#[tokio::test]
+async fn a_mutation_with_a_wrong_variable_runs_none_of_its_fields() {
+    let app = TestApp::spawn().await;
+    let token = app.new_token().await;
+    let both = "mutation($t: String!, $a: Long!, $b: Long!) { first: deposit(token: $t, bytes: $a) second: deposit(token: $t, bytes: $b) }";
+    let (_, body) = app
+        .graphql(both, json!({"t": token, "a": 1, "b": 2}), Some(ADMIN_KEY))
+        .await;
+    assert_eq!(body["data"]["second"], 3, "{body}");
+    let (_, body) = app
+        .graphql(
+            both,
+            json!({"t": token, "a": 1, "b": "two"}),
+            Some(ADMIN_KEY),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let (_, body) = app
+        .graphql(
+            "query($t: String!) { balance(token: $t) }",
+            json!({"t": token}),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["balance"], 3, "{body}");
+}
