@@ -118,9 +118,8 @@ pub async fn execute(
             );
         }
     }
-    let schema = app.schemas.for_batch(&batch);
     let batch = batch.data(Caller(caller));
-    let mut response = schema.execute_batch(batch).await;
+    let mut response = app.schemas.execute(batch).await;
     match &mut response {
         async_graphql::BatchResponse::Single(one) => with_codes(one),
         async_graphql::BatchResponse::Batch(all) => all.iter_mut().for_each(with_codes),

@@ -17,7 +17,8 @@ mod uploads;
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode,
+    BatchRequest, BatchResponse, Context, MergedObject, MergedSubscription, Schema, SchemaBuilder,
+    ValidationMode,
 };
 use wharf_core::{auth::Principal, services::Services};
 
@@ -79,9 +80,9 @@ pub fn sdl() -> String {
 
 /// The serving schemas. Both share the services, the limits and one cache of parsed
 /// documents. `full` runs every validation rule; `known` runs only those that depend on a
-/// request's variables (complexity, depth, upload files) and serves documents `full` has
-/// already validated: a web app sends the same few documents over and over, and the
-/// document-only rules cost a small query a fifth of its time (decision 138).
+/// request's variables (complexity, depth, upload files) and serves query documents that ran
+/// through `full` without an error: a web app sends the same few documents over and over, and
+/// the document-only rules cost a small query a fifth of its time (decision 138).
 #[derive(Clone)]
 pub struct Schemas {
     pub full: WharfSchema,
@@ -90,40 +91,44 @@ pub struct Schemas {
 }
 
 impl Schemas {
-    /// The schema to execute `batch` with: `known` when every document in it has passed
-    /// `full`'s validation before.
-    pub fn for_batch(&self, batch: &async_graphql::BatchRequest) -> &WharfSchema {
-        let known = match batch {
-            async_graphql::BatchRequest::Single(one) => self.documents.validated(&one.query),
-            async_graphql::BatchRequest::Batch(all) => {
-                all.iter().all(|one| self.documents.validated(&one.query))
-            }
+    /// Executes `batch` with its documents from the cache, on `known` when every document in
+    /// it has passed `full` before.
+    pub async fn execute(&self, mut batch: BatchRequest) -> BatchResponse {
+        // The text of each document not yet known, to mark it once it has passed.
+        let mut unknown: Vec<Option<String>> = Vec::new();
+        for request in batch.iter_mut() {
+            let known = self.documents.prepare(request);
+            unknown.push((!known).then(|| request.query.clone()));
+        }
+        if unknown.iter().all(Option::is_none) {
+            return self.known.execute_batch(batch).await;
+        }
+        let response = self.full.execute_batch(batch).await;
+        let responses: Vec<&async_graphql::Response> = match &response {
+            BatchResponse::Single(one) => vec![one],
+            BatchResponse::Batch(all) => all.iter().collect(),
         };
-        if known { &self.known } else { &self.full }
+        for (query, response) in unknown.iter().zip(responses) {
+            if let Some(query) = query
+                && response.errors.is_empty()
+            {
+                self.documents.mark_validated(query);
+            }
+        }
+        response
     }
 }
 
 /// The serving schemas, with services and the configured limits.
 pub fn build(services: Arc<Services>) -> Schemas {
-    let documents = parse_cache::ParseCache::default();
-    let full = build_one(
-        services.clone(),
-        &documents.for_full_validation(),
-        ValidationMode::Strict,
-    );
-    let known = build_one(services, &documents, ValidationMode::Fast);
     Schemas {
-        full,
-        known,
-        documents,
+        full: build_one(services.clone(), ValidationMode::Strict),
+        known: build_one(services, ValidationMode::Fast),
+        documents: parse_cache::ParseCache::default(),
     }
 }
 
-fn build_one(
-    services: Arc<Services>,
-    documents: &parse_cache::ParseCache,
-    mode: ValidationMode,
-) -> WharfSchema {
+fn build_one(services: Arc<Services>, mode: ValidationMode) -> WharfSchema {
     let limits = services.config.graphql.clone();
     let builder = schema_builder()
         .data(services)
@@ -134,14 +139,16 @@ fn build_one(
         .limit_directives(8);
     // Spans per request, stage and field cost a small query a tenth of its time, and the
     // extension renders the whole document for its `parse` span even when nothing records
-    // it: it is installed only where the log filter asks for them
+    // it; with no extension at all, fields resolve without going through a chain. It is
+    // installed only where the log filter asks for its spans
     // (`RUST_LOG=async_graphql::graphql=info`; decision 137).
-    let builder = if tracing::enabled!(target: "async_graphql::graphql", tracing::Level::INFO) {
-        builder.extension(async_graphql::extensions::Tracing)
-    } else {
+    if tracing::enabled!(target: "async_graphql::graphql", tracing::Level::INFO) {
         builder
-    };
-    builder.extension(documents.clone()).finish()
+            .extension(async_graphql::extensions::Tracing)
+            .finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// The complexity of a page of `first` items (default 20, at most 100), so that the
