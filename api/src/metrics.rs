@@ -1,8 +1,13 @@
 //! Prometheus metrics: one process-wide recorder, rendered at `/metrics`.
-use std::{sync::OnceLock, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::{LazyLock, Mutex, OnceLock},
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -98,17 +103,68 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
 /// Counts requests and records their latency by method, route template and status.
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+    let method = method_label(req.method());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("wharf_http_requests_total", &labels).increment(1);
-    metrics::histogram!("wharf_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    record(method, route, &response, started);
     response
+}
+
+/// The method as a label: a client may send any token as a method, and each would start new
+/// time series, so methods outside RFC 9110's are counted as "other".
+fn method_label(method: &Method) -> &'static str {
+    [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ]
+    .iter()
+    .find(|(known, _)| known == method)
+    .map_or("other", |(_, label)| label)
+}
+
+/// The request counter and latency histogram of one method and status, per route template.
+type RouteMetrics = HashMap<(&'static str, u16), (metrics::Counter, metrics::Histogram)>;
+
+/// Handles by route template, so that a request looks its metrics up by `&str` instead of
+/// building three label strings and two metric keys each time. Bounded: route templates are
+/// the router's, methods are the standard ones or "other", statuses are at most 500 codes.
+static HTTP_METRICS: LazyLock<Mutex<HashMap<String, RouteMetrics>>> =
+    LazyLock::new(Default::default);
+
+fn record(method: &'static str, route: &str, response: &Response, started: Instant) {
+    let status = response.status().as_u16();
+    let cached = HTTP_METRICS
+        .lock()
+        .ok()
+        .and_then(|m| m.get(route)?.get(&(method, status)).cloned());
+    let (requests, duration) = match cached {
+        Some(handles) => handles,
+        None => {
+            let labels = [
+                ("method", method.to_string()),
+                ("route", route.to_string()),
+                ("status", status.to_string()),
+            ];
+            let handles = (
+                metrics::counter!("wharf_http_requests_total", &labels),
+                metrics::histogram!("wharf_http_request_duration_seconds", &labels),
+            );
+            if let Ok(mut all) = HTTP_METRICS.lock() {
+                all.entry(route.to_string())
+                    .or_default()
+                    .insert((method, status), handles.clone());
+            }
+            handles
+        }
+    };
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
 }

@@ -63,6 +63,16 @@ async fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(balance, json!({"balance": 4096}));
+    // A method no standard names is counted, under "other" rather than a series of its own.
+    let brew = client
+        .request(
+            reqwest::Method::from_bytes(b"BREW").unwrap(),
+            format!("{base}/accounts/token/balance/{token}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(brew.status(), 405);
     let metrics = client
         .get(format!("{base}/metrics"))
         .send()
@@ -71,7 +81,27 @@ async fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("wharf_http_requests_total"), "{metrics}");
+    let requests = |labels: &[&str]| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("wharf_http_requests_total{") && labels.iter().all(|x| l.contains(x))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_string)
+    };
+    let balance_route = "route=\"/accounts/token/balance/";
+    assert_eq!(
+        requests(&["method=\"GET\"", balance_route, "status=\"200\""]).as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        requests(&["method=\"other\"", balance_route, "status=\"405\""]).as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("BREW"), "{metrics}");
     assert!(
         deposit.headers().contains_key("x-request-id"),
         "responses carry a request id"
