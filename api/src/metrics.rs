@@ -1,14 +1,16 @@
 //! Prometheus metrics: one process-wide recorder, rendered at `/metrics`.
 use std::{
     collections::HashMap,
+    future::Future,
+    pin::Pin,
     sync::{LazyLock, Mutex, OnceLock},
+    task::{Context, Poll, ready},
     time::Instant,
 };
 
 use axum::{
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, State},
     http::Method,
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -100,15 +102,76 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Counts requests and records their latency by method, route template and status.
-pub async fn track(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    record(method, route, &response, started);
-    response
+/// Route layer: counts requests and records their latency by method, route template and
+/// status. A plain service, not `middleware::from_fn`: that boxes a future and clones the
+/// route's whole service on every request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrackLayer;
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Track<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = method_label(req.method());
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        Tracked {
+            started: Instant::now(),
+            method,
+            route,
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's response on its way; recorded when it is ready (a request whose client
+    /// went away before is not counted).
+    pub struct Tracked<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: &'static str,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> Future for Tracked<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            record(this.method, route, response, *this.started);
+        }
+        Poll::Ready(result)
+    }
 }
 
 /// The method as a label: a client may send any token as a method, and each would start new

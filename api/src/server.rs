@@ -1,8 +1,10 @@
 //! The router and the serving loop.
-use std::{sync::Arc, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use tower::ServiceExt as _;
 
 use axum::{
-    Json, Router, middleware,
+    Json, Router,
     response::IntoResponse,
     routing::{get, post},
 };
@@ -42,7 +44,16 @@ pub fn operations_router(services: Arc<Services>) -> Router {
 }
 
 /// Builds the whole HTTP application over started services.
-pub fn router(services: Arc<Services>) -> Router {
+pub fn router(
+    services: Arc<Services>,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
     let config = services.config.clone();
     let schemas = graphql::build(services.clone());
     let state = AppState(Arc::new(App {
@@ -73,25 +84,19 @@ pub fn router(services: Arc<Services>) -> Router {
         .routes(routes!(metrics::render))
         .split_for_parts();
 
-    Router::new()
+    let routes = Router::new()
         .merge(graphql_routes)
         .merge(rest_routes)
         .merge(openapi::router(openapi::finish(doc)))
         .merge(crate::ui::router())
         .fallback(no_route)
-        .route_layer(middleware::from_fn(metrics::track))
-        .with_state(state)
-        .layer(middleware::from_fn(crate::ui::browsers_to_app))
-        // Uploads are bounded by their progress, everything else by the request timeout.
-        .layer(middleware::from_fn_with_state(
-            streaming::Limits {
-                request_timeout: Duration::from_secs(config.http.request_timeout_secs),
-                body_idle: Duration::from_secs(config.http.upload_idle_secs),
-            },
-            streaming::limit,
-        ))
-        .layer(cors(&config.http.cors_allowed_origins))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .route_layer(metrics::TrackLayer)
+        .with_state(state);
+
+    // Around the router as one service, not with `Router::layer`: that wraps every route in
+    // the whole stack, which then was cloned with the route on every request.
+    let layers = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
                 let request_id = req
@@ -113,7 +118,19 @@ pub fn router(services: Arc<Services>) -> Router {
                 },
             ),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(cors(&config.http.cors_allowed_origins))
+        // Uploads are bounded by their progress, everything else by the request timeout.
+        .layer(streaming::LimitsLayer(streaming::Limits {
+            request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+            body_idle: Duration::from_secs(config.http.upload_idle_secs),
+        }))
+        .layer(crate::ui::BrowsersToAppLayer)
+        // Before routing: delta-dm ignored trailing slashes, and its CLI sends them.
+        .map_request(trim_delta_dm_slash);
+    layers
+        .service(routes)
+        .map_response(IntoResponse::into_response)
 }
 
 /// A UUID v4 request id from the thread's RNG: tower-http's `MakeRequestUuid` asks the kernel
@@ -161,14 +178,21 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve(
+pub async fn serve<S>(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use tower::Layer;
-    // Before routing: delta-dm ignored trailing slashes, and its CLI sends them.
-    let app = tower::util::MapRequestLayer::new(trim_delta_dm_slash).layer(app);
+) -> std::io::Result<()>
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static,
+{
     axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service(app),

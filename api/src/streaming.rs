@@ -3,6 +3,7 @@
 //! uploads are under the whole-request timeout. A refused upload whose client is still sending
 //! is drained (up to a bound) before the answer, so the client reads it instead of a reset.
 use std::{
+    convert::Infallible,
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
@@ -10,11 +11,10 @@ use std::{
 
 use axum::{
     body::{Body, Bytes, HttpBody},
-    extract::{Request, State},
-    middleware::Next,
+    extract::Request,
     response::{IntoResponse, Response},
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt, future::Either};
 use http::{HeaderValue, StatusCode, header};
 use http_body::{Frame, SizeHint};
 
@@ -93,33 +93,89 @@ pub struct Limits {
 }
 
 /// Requests that stream a large body: bounded by their progress only.
-fn is_streaming_upload(req: &Request) -> bool {
-    let path = req.uri().path();
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/"));
-    path == "/upload" || path == "/api/upload" || (path == "/graphql" && multipart)
+fn is_streaming_upload<B>(req: &http::Request<B>) -> bool {
+    match req.uri().path() {
+        "/upload" | "/api/upload" => true,
+        "/graphql" => req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.as_bytes().get(..b"multipart/".len()))
+            .is_some_and(|start| start.eq_ignore_ascii_case(b"multipart/")),
+        _ => false,
+    }
 }
 
-/// Middleware: the idle limit on every body, the whole-request timeout on all but uploads.
-pub async fn limit(State(limits): State<Limits>, req: Request, next: Next) -> Response {
-    let streaming = is_streaming_upload(&req);
-    let idle = limits.body_idle;
-    let req = req.map(|body| {
-        Body::new(IdleBody {
-            inner: body,
-            idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
-        })
-    });
-    if streaming {
-        return next.run(req).await;
+/// Layer: the idle limit on every body, the whole-request timeout on all but uploads. A plain
+/// service rather than `middleware::from_fn`, which boxes a future and clones the service
+/// below on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitsLayer(pub Limits);
+
+impl<S> tower::Layer<S> for LimitsLayer {
+    type Service = Limited<S>;
+
+    fn layer(&self, inner: S) -> Limited<S> {
+        Limited {
+            inner,
+            limits: self.0,
+        }
     }
-    match tokio::time::timeout(limits.request_timeout, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+}
+
+#[derive(Debug, Clone)]
+pub struct Limited<S> {
+    inner: S,
+    limits: Limits,
+}
+
+type Outcome = Result<Response, Infallible>;
+
+/// A response, or 408 once the request timeout has passed.
+fn or_timed_out(result: Result<Outcome, tokio::time::error::Elapsed>) -> Outcome {
+    result.unwrap_or_else(|_| Ok(StatusCode::REQUEST_TIMEOUT.into_response()))
+}
+
+type Bounded<F> = futures::future::Map<
+    tokio::time::Timeout<F>,
+    fn(Result<Outcome, tokio::time::error::Elapsed>) -> Outcome,
+>;
+
+impl<S> tower::Service<Request> for Limited<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, Bounded<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let streaming = is_streaming_upload(&req);
+        // A request without a body (most reads) has nothing that could stall.
+        let req = if req.body().is_end_stream() {
+            req
+        } else {
+            let idle = self.limits.body_idle;
+            req.map(|body| {
+                Body::new(IdleBody {
+                    inner: body,
+                    idle,
+                    timer: Box::pin(tokio::time::sleep(idle)),
+                })
+            })
+        };
+        let response = self.inner.call(req);
+        if streaming {
+            Either::Left(response)
+        } else {
+            Either::Right(
+                tokio::time::timeout(self.limits.request_timeout, response)
+                    .map(or_timed_out as fn(_) -> _),
+            )
+        }
     }
 }
 

@@ -4,12 +4,16 @@
 use axum::{
     Router,
     body::Body,
-    extract::{Path, Request},
-    middleware::Next,
+    extract::Path,
     response::{IntoResponse, Redirect, Response},
     routing::get,
 };
+use futures::future::Either;
 use http::{HeaderValue, StatusCode, header};
+use std::{
+    future::{Ready, ready},
+    task::{Context, Poll},
+};
 
 #[derive(rust_embed::Embed)]
 #[folder = "../ui/dist"]
@@ -75,15 +79,47 @@ fn missing() -> Response {
         .into_response()
 }
 
-/// Middleware: `GET /` from a browser (it accepts text/html) goes to the app.
-pub async fn browsers_to_app(request: Request, next: Next) -> Response {
-    let wants_html = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if request.method() == http::Method::GET && request.uri().path() == "/" && wants_html {
-        return Redirect::to("/ui/").into_response();
+/// Layer: `GET /` from a browser (it accepts text/html) goes to the app. A plain service: it
+/// sits in front of every request, where `middleware::from_fn`'s boxing showed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BrowsersToAppLayer;
+
+impl<S> tower::Layer<S> for BrowsersToAppLayer {
+    type Service = BrowsersToApp<S>;
+
+    fn layer(&self, inner: S) -> BrowsersToApp<S> {
+        BrowsersToApp { inner }
     }
-    next.run(request).await
+}
+
+#[derive(Debug, Clone)]
+pub struct BrowsersToApp<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for BrowsersToApp<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let wants_html = || {
+            request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        };
+        if request.method() == http::Method::GET && request.uri().path() == "/" && wants_html() {
+            return Either::Left(ready(Ok(Redirect::to("/ui/").into_response())));
+        }
+        Either::Right(self.inner.call(request))
+    }
 }
