@@ -6,7 +6,7 @@ use axum::{
     extract::{State, WebSocketUpgrade},
     response::{IntoResponse, Response},
 };
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde_json::json;
 use wharf_core::{
     auth::{Principal, secret_matches, siwe},
@@ -29,11 +29,10 @@ const PREFLIGHT_HEADERS: [&str; 3] = [
     "x-graphql-preflight",
 ];
 
-pub async fn execute(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+pub async fn execute(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+    // The request's own headers, not the `HeaderMap` extractor's copy of them.
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let bearer = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -46,9 +45,11 @@ pub async fn execute(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let multipart = content_type
-        .as_deref()
-        .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/"));
+    let multipart = content_type.as_deref().is_some_and(|c| {
+        c.as_bytes()
+            .get(..b"multipart/".len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(b"multipart/"))
+    });
     let config = &app.services.config;
     if multipart
         && !PREFLIGHT_HEADERS
