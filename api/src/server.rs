@@ -141,7 +141,9 @@ struct RandomRequestId;
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
         let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        HeaderValue::from_str(&id.to_string())
+        // Written into a stack buffer: `to_string` went through the formatting machinery.
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        HeaderValue::from_bytes(id.hyphenated().encode_lower(&mut text).as_bytes())
             .ok()
             .map(RequestId::new)
     }
