@@ -216,7 +216,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    let outcome = runtime.block_on(run(cli.command, config));
+    // Log lines still waiting for the flusher go out before the process ends.
+    crate::telemetry::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "wharf stopped");
@@ -358,6 +361,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The plain line is for people and scripts reading text logs; JSON logs are JSON only
     // (the "wharf listening" event above carries the address).
     if services.config.log_format == wharf_core::config::LogFormat::Text {
+        crate::telemetry::flush();
         println!("wharf listening on http://{local}");
     }
     crate::server::serve(listener, app, stopped(stop_rx)).await?;

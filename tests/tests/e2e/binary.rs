@@ -107,8 +107,17 @@ async fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
         "responses carry a request id"
     );
 
+    let output = server.output.clone();
     let status = server.terminate().await;
     assert!(status.success(), "wharf serve exited with {status}");
+    // Its stdout is a pipe here, as under systemd or docker: plain text, no colour codes.
+    let logs = output.lock().unwrap().clone();
+    assert!(logs.iter().any(|l| l.contains("wharf stopped")), "{logs:?}");
+    assert!(
+        logs.iter().all(|l| !l.contains('\u{1b}')),
+        "escape codes in piped logs: {:?}",
+        logs.iter().find(|l| l.contains('\u{1b}'))
+    );
 
     // The data survives a restart.
     let server = WharfProcess::start(&["serve"], &vars, cwd.path()).await;
