@@ -190,31 +190,48 @@ async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
     let probes = worker.base.clone().expect("the worker prints its address");
     let ready = client.get(format!("{probes}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let metrics = client
-        .get(format!("{probes}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.lines().any(|l| l.starts_with("wharf_jobs_total{")
-            && l.contains("queue=\"housekeeping\"")
-            && l.contains("outcome=\"done\"")),
-        "{metrics}"
-    );
+    // The job's rows are gone before its run is recorded and logged (its log lines reach
+    // stdout in batches): wait for both.
+    let job_done = |metrics: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("wharf_jobs_total{")
+                && l.contains("queue=\"housekeeping\"")
+                && l.contains("outcome=\"done\"")
+        })
+    };
+    let done_line = |lines: &[String]| {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["fields"]["message"] == "housekeeping done")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (metrics, lines, done) = loop {
+        let metrics = client
+            .get(format!("{probes}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let lines = worker.output.lock().unwrap().clone();
+        if job_done(&metrics)
+            && let Some(done) = done_line(&lines)
+        {
+            break (metrics, lines, done);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job's run is not in the metrics or the logs: {metrics}\n{lines:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(metrics.contains("# HELP wharf_jobs_total "), "{metrics}");
     assert!(
         metrics.contains("wharf_job_duration_seconds_bucket{"),
         "latencies are histograms: {metrics}"
     );
-    let lines = worker.output.lock().unwrap().clone();
-    let done = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|e| e["fields"]["message"] == "housekeeping done")
-        .unwrap_or_else(|| panic!("no JSON line for the job: {lines:?}"));
     let task = done["spans"]
         .as_array()
         .and_then(|spans| spans.iter().find(|s| s["name"] == "task"))
