@@ -61,6 +61,10 @@ static WAKE: Condvar = Condvar::new();
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// Pending bytes that wake the flusher before its time.
 const FLUSH_AT: usize = 64 * 1024;
+/// Pending bytes at which a logging thread writes them itself, waiting for stdout as it did
+/// before lines were batched: a stdout nobody reads (a stuck pipe) holds threads back instead
+/// of growing the buffer without bound.
+const PENDING_MAX: usize = 4 * 1024 * 1024;
 
 /// Where log lines go: appended to a buffer that a thread of its own writes to stdout every
 /// 50 ms, in one write. With each request's access-log line written by the request's thread,
@@ -94,14 +98,14 @@ fn pending() -> MutexGuard<'static, Vec<u8>> {
 
 impl Write for PendingLine {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let full = {
+        let pending_bytes = {
             let mut pending = pending();
             pending.extend_from_slice(bytes);
-            pending.len() >= FLUSH_AT
+            pending.len()
         };
-        if self.urgent {
+        if self.urgent || pending_bytes >= PENDING_MAX {
             flush();
-        } else if full {
+        } else if pending_bytes >= FLUSH_AT {
             WAKE.notify_one();
         }
         Ok(bytes.len())
