@@ -73,31 +73,16 @@ async fn serve_starts_with_zero_configuration_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(brew.status(), 405);
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let requests = |labels: &[&str]| {
-        metrics
-            .lines()
-            .find(|l| {
-                l.starts_with("wharf_http_requests_total{") && labels.iter().all(|x| l.contains(x))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .map(str::to_string)
-    };
+    let metrics = get_text(&client, &format!("{base}/metrics")).await;
+    let requests = |labels: &[&str]| metric_value(&metrics, "wharf_http_requests_total", labels);
     let balance_route = "route=\"/accounts/token/balance/";
     assert_eq!(
-        requests(&["method=\"GET\"", balance_route, "status=\"200\""]).as_deref(),
+        requests(&["method=\"GET\"", balance_route, "status=\"200\""]),
         Some("1"),
         "{metrics}"
     );
     assert_eq!(
-        requests(&["method=\"other\"", balance_route, "status=\"405\""]).as_deref(),
+        requests(&["method=\"other\"", balance_route, "status=\"405\""]),
         Some("1"),
         "{metrics}"
     );
@@ -193,11 +178,12 @@ async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
     // The job's rows are gone before its run is recorded and logged (its log lines reach
     // stdout in batches): wait for both.
     let job_done = |metrics: &str| {
-        metrics.lines().any(|l| {
-            l.starts_with("wharf_jobs_total{")
-                && l.contains("queue=\"housekeeping\"")
-                && l.contains("outcome=\"done\"")
-        })
+        metric_value(
+            metrics,
+            "wharf_jobs_total",
+            &["queue=\"housekeeping\"", "outcome=\"done\""],
+        )
+        .is_some()
     };
     let done_line = |lines: &[String]| {
         lines
@@ -207,14 +193,7 @@ async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let (metrics, lines, done) = loop {
-        let metrics = client
-            .get(format!("{probes}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = get_text(&client, &format!("{probes}/metrics")).await;
         let lines = worker.output.lock().unwrap().clone();
         if job_done(&metrics)
             && let Some(done) = done_line(&lines)
@@ -245,6 +224,22 @@ async fn a_job_queued_by_serve_is_done_by_a_separate_worker_process() {
     );
     assert!(worker.terminate().await.success());
     assert!(server.terminate().await.success());
+}
+
+async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// The value of the first sample of metric `name` whose labels include all of `labels`.
+fn metric_value<'a>(metrics: &'a str, name: &str, labels: &[&str]) -> Option<&'a str> {
+    metrics
+        .lines()
+        .find(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{'))
+                && labels.iter().all(|x| l.contains(x))
+        })
+        .and_then(|l| l.rsplit(' ').next())
 }
 
 async fn count_sessions(db: &sea_orm::DatabaseConnection) -> i64 {
