@@ -43,17 +43,33 @@ pub fn operations_router(services: Arc<Services>) -> Router {
         .with_state(state)
 }
 
+/// What `axum::serve` can run: the HTTP application as one tower service.
+pub trait HttpApp:
+    tower::Service<
+        axum::extract::Request,
+        Response = axum::response::Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> HttpApp for S where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Builds the whole HTTP application over started services.
-pub fn router(
-    services: Arc<Services>,
-) -> impl tower::Service<
-    axum::extract::Request,
-    Response = axum::response::Response,
-    Error = Infallible,
-    Future: Send + 'static,
-> + Clone
-+ Send
-+ 'static {
+pub fn router(services: Arc<Services>) -> impl HttpApp {
     let config = services.config.clone();
     let schemas = graphql::build(services.clone());
     let state = AppState(Arc::new(App {
@@ -180,21 +196,11 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve<S>(
+pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: S,
+    app: impl HttpApp,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
-where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = Infallible,
-            Future: Send + 'static,
-        > + Clone
-        + Send
-        + 'static,
-{
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
