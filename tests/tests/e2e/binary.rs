@@ -255,6 +255,39 @@ async fn count_sessions(db: &sea_orm::DatabaseConnection) -> i64 {
 }
 
 #[tokio::test]
+async fn a_warning_is_on_stdout_before_its_request_is_answered() {
+    // Info lines wait up to 50 ms for the log flusher; a warning is written at once. The
+    // process is killed the moment its answer arrives, with no chance to flush: the warning
+    // must already be out.
+    let cwd = tempfile::tempdir().unwrap();
+    let vars = vec![("WHARF_LISTEN".to_string(), "127.0.0.1:0".to_string())];
+    let mut server = WharfProcess::start(&["serve"], &vars, cwd.path()).await;
+    let base = server.base.clone().unwrap();
+    // The blob store's directory becomes a file: its readiness check fails, with a warning.
+    let blobs = cwd.path().join("wharf-data").join("blobs");
+    std::fs::remove_dir_all(&blobs).unwrap();
+    std::fs::write(&blobs, b"not a directory").unwrap();
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    server.child.kill().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let lines = server.output.lock().unwrap().clone();
+        if lines
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("readiness check failed"))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the readiness warning is not in the killed process's output: {lines:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
 async fn json_logs_name_the_request_id_of_each_request() {
     let cwd = tempfile::tempdir().unwrap();
     let vars = vec![
