@@ -31,7 +31,9 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("ingest", |b| {
         b.iter(|| {
-            let mut ingest = Ingest::new(Profile::KUBO, CommP::available_threads());
+            let mut ingest = Ingest::new(Profile::KUBO)
+                .with_sha256()
+                .with_commp(CommP::available_threads());
             let mut car = Vec::new();
             let mut loc = Vec::new();
             for p in data.chunks(1 << 20) {

@@ -102,7 +102,7 @@ fn main() {
         }
     }
     rate("one pass: sha256 + CID + CAR + CommP", n, Some(sha), || {
-        let mut ingest = Ingest::new(Profile::KUBO, threads);
+        let mut ingest = Ingest::new(Profile::KUBO).with_sha256().with_commp(threads);
         let mut car = Vec::with_capacity(2 << 20);
         let mut locations = Vec::new();
         feed(&input, |p| {

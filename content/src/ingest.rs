@@ -1,6 +1,6 @@
-//! One pass over a file: its sha256, its UnixFS root and blocks, the CAR v1 body of those
-//! blocks, and (when asked: it costs about four sha256 compressions per 64 bytes) the CommP of
-//! the file's bytes. Memory stays bounded by one chunk, one link list per tree level and the
+//! One pass over a file: its UnixFS root and blocks, the CAR v1 body of those blocks, and
+//! when asked its sha256 (one more sha256 pass) and the CommP of its bytes (about four sha256
+//! compressions per 64 bytes): each paid only by a caller that reads it. Memory stays bounded by one chunk, one link list per tree level and the
 //! CommP segments in flight, whatever the input size.
 use cid::Cid;
 use sha2::{Digest, Sha256};
@@ -25,7 +25,7 @@ const PARALLEL_MIN: usize = 256 * 1024;
 
 pub struct Ingest {
     locations: Vec<BlockLocation>,
-    sha256: Sha256,
+    sha256: Option<Sha256>,
     file: FileBuilder,
     commp: Option<CommP>,
     size: u64,
@@ -39,7 +39,8 @@ pub struct Ingest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestSummary {
     pub size: u64,
-    pub sha256: [u8; 32],
+    /// The file's sha256, when the ingest computed it.
+    pub sha256: Option<[u8; 32]>,
     pub root: Cid,
     /// CommP of the file's bytes, when the ingest computed it.
     pub piece: Option<PieceInfo>,
@@ -59,25 +60,34 @@ impl IngestSummary {
 }
 
 impl Ingest {
-    /// With CommP; `commp_threads` > 1 hashes the CommP tree on that many worker threads.
-    pub fn new(profile: Profile, commp_threads: usize) -> Self {
-        Self {
-            commp: Some(CommP::with_threads(commp_threads)),
-            ..Self::without_commp(profile)
-        }
-    }
-
-    /// Without CommP: for content no Filecoin deal is made from.
-    pub fn without_commp(profile: Profile) -> Self {
+    /// The UnixFS DAG and its CAR only; [`Ingest::with_sha256`] and [`Ingest::with_commp`] add
+    /// the digests some callers need.
+    pub fn new(profile: Profile) -> Self {
         Self {
             locations: Vec::new(),
-            sha256: Sha256::new(),
+            sha256: None,
             file: FileBuilder::new(profile),
             commp: None,
             size: 0,
             parallel: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
             block_count: 0,
             car_body_bytes: 0,
+        }
+    }
+
+    /// Also the file's sha256: a second pass over the bytes, on a second core when there is one.
+    pub fn with_sha256(self) -> Self {
+        Self {
+            sha256: Some(Sha256::new()),
+            ..self
+        }
+    }
+
+    /// Also the CommP; `threads` > 1 hashes the CommP tree on that many worker threads.
+    pub fn with_commp(self, threads: usize) -> Self {
+        Self {
+            commp: Some(CommP::with_threads(threads)),
+            ..self
         }
     }
 
@@ -100,16 +110,20 @@ impl Ingest {
             body_bytes: car_body_bytes,
             blocks: block_count,
         };
-        if *parallel && data.len() >= PARALLEL_MIN {
+        match sha256 {
             // The file's sha256 and its leaves' hashes are two passes over the same bytes:
             // on two cores they take the time of one.
-            std::thread::scope(|scope| {
-                scope.spawn(|| sha256.update(data));
+            Some(sha256) if *parallel && data.len() >= PARALLEL_MIN => {
+                std::thread::scope(|scope| {
+                    scope.spawn(|| sha256.update(data));
+                    file.write(data, &mut sections);
+                });
+            }
+            Some(sha256) => {
+                sha256.update(data);
                 file.write(data, &mut sections);
-            });
-        } else {
-            sha256.update(data);
-            file.write(data, &mut sections);
+            }
+            None => file.write(data, &mut sections),
         }
         if let Some(commp) = commp {
             commp.write(data);
@@ -142,7 +156,7 @@ impl Ingest {
         locations_out.append(&mut locations);
         IngestSummary {
             size,
-            sha256: sha256.finalize().into(),
+            sha256: sha256.map(|h| h.finalize().into()),
             root: root.cid,
             piece: commp.map(CommP::finish),
             blocks: block_count,
@@ -186,9 +200,10 @@ mod tests {
     use super::*;
     use crate::{car::CarReader, commp::commp, unixfs::file_cid};
 
-    /// Without CommP the file, its blocks and its CAR are the same; only the piece is absent.
+    /// Each optional digest adds only itself: with or without the sha256 and the CommP, the
+    /// file, its blocks and its CAR are the same.
     #[test]
-    fn skipping_commp_changes_nothing_else() {
+    fn optional_digests_change_nothing_else() {
         let data: Vec<u8> = (0..700_000u32).map(|i| (i % 241) as u8).collect();
         let run = |mut ingest: Ingest| {
             let (mut car, mut locations) = (Vec::new(), Vec::new());
@@ -199,24 +214,35 @@ mod tests {
             let summary = ingest.finish(&mut car, &mut locations);
             (summary, car)
         };
-        let (with, car_with) = run(Ingest::new(Profile::KUBO, 1));
-        let (without, car_without) = run(Ingest::without_commp(Profile::KUBO));
-        assert_eq!(without.piece, None);
-        assert_eq!(with.piece, Some(commp(&data)));
-        assert_eq!(without.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
-        assert_eq!(without.root, file_cid(Profile::KUBO, &data));
-        assert_eq!(car_with, car_without);
-        assert_eq!(
-            (with.size, with.sha256, with.root, with.blocks),
-            (without.size, without.sha256, without.root, without.blocks)
-        );
+        let (bare, car_bare) = run(Ingest::new(Profile::KUBO));
+        assert_eq!((bare.sha256, bare.piece), (None, None));
+        assert_eq!(bare.root, file_cid(Profile::KUBO, &data));
+        let sha256 = <[u8; 32]>::from(Sha256::digest(&data));
+        for (ingest, want_sha, want_piece) in [
+            (Ingest::new(Profile::KUBO).with_sha256(), true, false),
+            (Ingest::new(Profile::KUBO).with_commp(1), false, true),
+            (
+                Ingest::new(Profile::KUBO).with_sha256().with_commp(2),
+                true,
+                true,
+            ),
+        ] {
+            let (summary, car) = run(ingest);
+            assert_eq!(summary.sha256, want_sha.then_some(sha256));
+            assert_eq!(summary.piece, want_piece.then(|| commp(&data)));
+            assert_eq!(car, car_bare);
+            assert_eq!(
+                (summary.size, summary.root, summary.blocks),
+                (bare.size, bare.root, bare.blocks)
+            );
+        }
     }
 
     #[test]
     fn one_pass_equals_the_separate_computations() {
         let data: Vec<u8> = (0..1_500_000u32).map(|i| (i % 239) as u8).collect();
         let mut car_body = Vec::new();
-        let mut ingest = Ingest::new(Profile::KUBO, 2);
+        let mut ingest = Ingest::new(Profile::KUBO).with_sha256().with_commp(2);
         let mut locations = Vec::new();
         for piece in data.chunks(65_536) {
             ingest.write(piece, &mut car_body);
@@ -225,7 +251,7 @@ mod tests {
         let summary = ingest.finish(&mut car_body, &mut locations);
         assert_eq!(locations.len() as u64, summary.blocks);
         assert_eq!(summary.size, data.len() as u64);
-        assert_eq!(summary.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(summary.sha256, Some(Sha256::digest(&data).into()));
         assert_eq!(summary.root, file_cid(Profile::KUBO, &data));
         assert_eq!(summary.piece, Some(commp(&data)));
         assert_eq!(summary.car_body_bytes, car_body.len() as u64);

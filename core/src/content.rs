@@ -28,12 +28,16 @@ pub enum ContentError {
     Task(String),
 }
 
-/// Whether an import computes the CommP (Filecoin piece commitment) of its bytes: about four
-/// sha256 compressions per 64 bytes, paid only by content bound for a Filecoin deal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Piece {
-    Compute,
-    Skip,
+/// The digests an import computes beside the UnixFS DAG and its CAR, each only where
+/// something reads it (decision 142).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Digests {
+    /// The file's sha256 (web-core's file hash, from which its key is derived): one more
+    /// sha256 pass over the bytes.
+    pub sha256: bool,
+    /// The CommP (Filecoin piece commitment): about four sha256 compressions per 64 bytes,
+    /// for content bound for a Filecoin deal.
+    pub commp: bool,
 }
 
 /// What an import produced.
@@ -131,7 +135,7 @@ impl ContentStore {
             input,
             profile,
             max_bytes,
-            Piece::Skip,
+            Digests::default(),
             false,
         )
         .await
@@ -149,12 +153,12 @@ impl ContentStore {
         input: R,
         profile: Profile,
         max_bytes: Option<u64>,
-        piece: Piece,
+        digests: Digests,
     ) -> Result<Imported, ContentError>
     where
         R: AsyncRead + Unpin,
     {
-        self.import_inner(car_id, input, profile, max_bytes, piece, false)
+        self.import_inner(car_id, input, profile, max_bytes, digests, false)
             .await
     }
 
@@ -168,11 +172,12 @@ impl ContentStore {
         input: R,
         profile: Profile,
         max_bytes: Option<u64>,
+        digests: Digests,
     ) -> Result<Imported, ContentError>
     where
         R: AsyncRead + Unpin,
     {
-        self.import_inner(car_id, input, profile, max_bytes, Piece::Skip, true)
+        self.import_inner(car_id, input, profile, max_bytes, digests, true)
             .await
     }
 
@@ -199,7 +204,7 @@ impl ContentStore {
         mut input: R,
         profile: Profile,
         max_bytes: Option<u64>,
-        piece: Piece,
+        digests: Digests,
         hold: bool,
     ) -> Result<Imported, ContentError>
     where
@@ -216,7 +221,7 @@ impl ContentStore {
         };
         let mut writer = WriteMultipart::new_with_chunk_size(upload, 8 * 1024 * 1024);
         let result = self
-            .stream_into(&mut input, &mut writer, car_id, profile, max_bytes, piece)
+            .stream_into(&mut input, &mut writer, car_id, profile, max_bytes, digests)
             .await;
         let finished = match result {
             Ok(summary) => match writer.finish().await {
@@ -255,12 +260,15 @@ impl ContentStore {
         car_id: &str,
         profile: Profile,
         max_bytes: Option<u64>,
-        piece: Piece,
+        digests: Digests,
     ) -> Result<IngestSummary, ContentError> {
-        let mut ingest = match piece {
-            Piece::Compute => Ingest::new(profile, self.commp_threads),
-            Piece::Skip => Ingest::without_commp(profile),
-        };
+        let mut ingest = Ingest::new(profile);
+        if digests.sha256 {
+            ingest = ingest.with_sha256();
+        }
+        if digests.commp {
+            ingest = ingest.with_commp(self.commp_threads);
+        }
         // Chunks in flight between the stages; input buffers go round instead of being
         // reallocated.
         let (to_hash, mut chunks) = tokio::sync::mpsc::channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
@@ -426,7 +434,7 @@ impl ContentStore {
                     (s.car_size() as i64).into(),
                     (s.blocks as i64).into(),
                     (s.size as i64).into(),
-                    hex::encode(s.sha256).into(),
+                    s.sha256.map(hex::encode).unwrap_or_default().into(),
                     s.piece
                         .as_ref()
                         .map(|p| p.cid_v1().to_string())

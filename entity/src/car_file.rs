@@ -13,7 +13,8 @@ pub struct Model {
     pub car_bytes: i64,
     pub blocks: i64,
     pub payload_bytes: i64,
-    /// Lower-case hex sha256 of the payload.
+    /// Lower-case hex sha256 of the payload, or empty where the import did not compute it
+    /// (only web-core's hosting reads it).
     pub sha256: String,
     /// v1 piece CID of the payload.
     pub piece_cid: String,

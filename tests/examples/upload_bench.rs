@@ -136,7 +136,7 @@ async fn main() {
     println!("sha256 (one core, the limit)          {sha_rate:>8.1} MB/s");
     println!("new-file write (the storage's limit)  {write_rate:>8.1} MB/s");
     println!(
-        "POST /upload ipfs (sha256+CID+CAR)    {rate:>8.1} MB/s  {:.2}x sha256, {:.2}x the storage's write",
+        "POST /upload ipfs (CID+CAR)           {rate:>8.1} MB/s  {:.2}x sha256, {:.2}x the storage's write",
         rate / sha_rate,
         rate / write_rate
     );

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use crate::{
-    content::{ContentError, ContentStore, FileStream},
+    content::{ContentError, ContentStore, Digests, FileStream},
     feed::{ChangeFeed, Topic},
     ledger::{self, EntryKind, LedgerError},
     sql,
@@ -303,10 +303,18 @@ impl HostingService {
                 &mut reader,
                 wharf_content::Profile::KUBO,
                 Some(staged.size),
+                Digests {
+                    sha256: true,
+                    commp: false,
+                },
             )
             .await
             .map_err(HostingError::Content)?;
-        let filehash = hex::encode(imported.summary.sha256);
+        // Asked for above; a held import left unpublished is removed by housekeeping.
+        let sha256 = imported.summary.sha256.ok_or_else(|| {
+            HostingError::Content(ContentError::Task("the import computed no sha256".into()))
+        })?;
+        let filehash = hex::encode(sha256);
         let file = HostedFile {
             name: format!("{}_{}", &filehash[..7], staged.name),
             filehash: filehash.clone(),

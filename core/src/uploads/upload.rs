@@ -14,7 +14,7 @@ use crate::{
         signature::SignatureError,
         signed::{self, SignedRequestError},
     },
-    content::{ContentError, ContentStore, Piece},
+    content::{ContentError, ContentStore, Digests},
     jobs::JobQueue,
     sql,
     time::now_ms,
@@ -86,7 +86,8 @@ pub struct ReceivedFile {
     pub length: u64,
     pub cid: String,
     pub car_id: String,
-    pub sha256: String,
+    /// The file's sha256; no storage reads it, so uploads do not compute it (decision 142).
+    pub sha256: Option<String>,
     /// The CommP, for storages that make Filecoin deals.
     pub piece_cid: Option<String>,
 }
@@ -211,12 +212,13 @@ impl Drop for UploadGuard {
     }
 }
 
-/// CommP is computed for storages that make Filecoin deals (`type = "filecoin"`) only.
-fn piece_for(storage: &str) -> Piece {
-    if storage.eq_ignore_ascii_case("filecoin") {
-        Piece::Compute
-    } else {
-        Piece::Skip
+/// What an upload's import computes beside the DAG: CommP for storages that make Filecoin
+/// deals (`type = "filecoin"`) only; the file's sha256 for none, since no storage and no DBS
+/// route reads it (decision 142).
+fn digests_for(storage: &str) -> Digests {
+    Digests {
+        sha256: false,
+        commp: storage.eq_ignore_ascii_case("filecoin"),
     }
 }
 
@@ -227,7 +229,7 @@ async fn receive_file<R: AsyncRead + Unpin>(
     reader: R,
     name: Option<String>,
     expected: u64,
-    piece: Piece,
+    digests: Digests,
 ) -> Result<ReceivedFile, FileError> {
     let imported = content
         .import_as(
@@ -235,7 +237,7 @@ async fn receive_file<R: AsyncRead + Unpin>(
             reader,
             wharf_content::Profile::KUBO,
             Some(expected),
-            piece,
+            digests,
         )
         .await
         .map_err(|e| match e {
@@ -255,7 +257,7 @@ async fn receive_file<R: AsyncRead + Unpin>(
         length: summary.size,
         cid: summary.root.to_string(),
         car_id: imported.car_id,
-        sha256: hex::encode(summary.sha256),
+        sha256: summary.sha256.map(hex::encode),
         piece_cid: summary.piece.map(|p| p.cid_v1().to_string()),
     })
 }
@@ -401,7 +403,7 @@ impl QuoteService {
                 file.reader,
                 file.name,
                 expected.length as u64,
-                piece_for(&quote.storage),
+                digests_for(&quote.storage),
             )
             .await
             .map_err(AcceptError::File)?;
