@@ -244,3 +244,39 @@ async fn a_mutation_with_a_wrong_variable_runs_none_of_its_fields() {
         .await;
     assert_eq!(body["data"]["balance"], 3, "{body}");
 }
+
+/// What is not a GraphQL request over JSON is the client's mistake, said plainly; a batch may
+/// start after blank space like any JSON.
+#[tokio::test]
+async fn malformed_json_bodies_are_refused_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let post = |body: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (body, reason) in [
+        ("{", "EOF while parsing"),
+        ("[]", "at least one operation"),
+        (r#"{"query": 5}"#, "invalid type: integer `5`"),
+        (
+            r#"[{"query": "{ prices { amount } }"}, 7]"#,
+            "invalid type: integer `7`",
+        ),
+    ] {
+        let response = post(body).await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&json), Some("BAD_USER_INPUT"), "{body}: {json}");
+        let message = json["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{body}: {message}");
+    }
+    let batch = post("\n  [{\"query\": \"{ prices { amount } }\"}]")
+        .await
+        .unwrap();
+    assert_eq!(batch.status(), 200);
+    let answers: Value = batch.json().await.unwrap();
+    assert!(answers[0]["data"]["prices"].is_array(), "{answers}");
+}
