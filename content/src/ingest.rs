@@ -1,7 +1,8 @@
 //! One pass over a file: its UnixFS root and blocks, the CAR v1 body of those blocks, and
 //! when asked its sha256 (one more sha256 pass) and the CommP of its bytes (about four sha256
-//! compressions per 64 bytes): each paid only by a caller that reads it. Memory stays bounded by one chunk, one link list per tree level and the
-//! CommP segments in flight, whatever the input size.
+//! compressions per 64 bytes): each paid only by a caller that reads it. Memory stays bounded
+//! by one chunk, one link list per tree level and the CommP segments in flight, whatever the
+//! input size.
 use cid::Cid;
 use sha2::{Digest, Sha256};
 
