@@ -12,6 +12,7 @@ pub struct Model {
     pub name: Option<String>,
     pub cid: Option<String>,
     pub car_id: Option<String>,
+    /// Not computed by uploads: nothing reads a quote file's sha256 (decision 142).
     pub sha256: Option<String>,
     pub piece_cid: Option<String>,
 }

@@ -86,8 +86,6 @@ pub struct ReceivedFile {
     pub length: u64,
     pub cid: String,
     pub car_id: String,
-    /// The file's sha256; no storage reads it, so uploads do not compute it (decision 142).
-    pub sha256: Option<String>,
     /// The CommP, for storages that make Filecoin deals.
     pub piece_cid: Option<String>,
 }
@@ -257,7 +255,6 @@ async fn receive_file<R: AsyncRead + Unpin>(
         length: summary.size,
         cid: summary.root.to_string(),
         car_id: imported.car_id,
-        sha256: summary.sha256.map(hex::encode),
         piece_cid: summary.piece.map(|p| p.cid_v1().to_string()),
     })
 }
@@ -622,13 +619,12 @@ impl QuoteService {
         for (i, f) in files.iter().enumerate() {
             txn.execute_raw(sql::statement(
                 &txn,
-                "UPDATE quote_files SET name = $1, cid = $2, car_id = $3, sha256 = $4, piece_cid = $5 \
-                 WHERE quote_id = $6 AND idx = $7",
+                "UPDATE quote_files SET name = $1, cid = $2, car_id = $3, piece_cid = $4 \
+                 WHERE quote_id = $5 AND idx = $6",
                 [
                     f.name.clone().into(),
                     f.cid.clone().into(),
                     f.car_id.clone().into(),
-                    f.sha256.clone().into(),
                     f.piece_cid.clone().into(),
                     quote.id.clone().into(),
                     (i as i32).into(),
